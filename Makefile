@@ -1,0 +1,30 @@
+# Two commands are the whole set-up: `make run` and `make test` create or refresh .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint openapi bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## serve on HOST:PORT (default 127.0.0.1:8000), migrating SQLite first
+	$(BIN)/gateway serve
+
+test: $(STAMP)  ## the whole suite (PostgreSQL too when GATEWAY_TEST_DATABASE_URL points at it)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff format --check gateway tests
+	$(BIN)/mypy
+
+openapi: $(STAMP)
+	$(BIN)/gateway openapi --output openapi.yaml
+
+bench:
+	@echo "make bench: not yet (benchmarks arrive with the benchmarks issue)"

@@ -1,0 +1,209 @@
+"""The ``gateway`` command. Commands that create print one JSON object on stdout; lists, a JSON array.
+
+Human messages go to stderr, so scripts can read stdout as JSON.
+"""
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.app import create_app
+from gateway.db import make_engine, make_session_factory, upgrade_database
+from gateway.errors import GatewayError
+from gateway.keys import create_key, list_keys, revoke_key
+from gateway.openapi import render_openapi
+from gateway.settings import Settings
+from gateway.timestamps import iso
+from gateway.vault import Vault
+from gateway.workspaces import create_workspace, get_workspace, list_workspaces, webhook_url
+
+T = TypeVar("T")
+
+
+def _emit(value: object) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction; a ``GatewayError`` exits 1 with its message."""
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            async with make_session_factory(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        _say(f"error: {exc.message}")
+        sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Portal Gateway: Stripe portal URLs by preset, subscription changes out to callbacks."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: PORT or 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the HTTP API (and deliver callbacks unless GATEWAY_WORKER=off)."""
+    settings = Settings()
+    if settings.is_sqlite and settings.env == "development":
+        upgrade_database(settings)
+    host, port = host or settings.host, port or settings.port
+    _say(f"Portal Gateway listening on http://{host}:{port}")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    upgrade_database(Settings())
+    _say("database is at the newest migration")
+
+
+@main.group()
+def workspace() -> None:
+    """Workspaces: one Stripe account in one mode each."""
+
+
+@workspace.command("create")
+@click.argument("name")
+@click.option("--stripe-key", required=True, help="The Stripe secret key (sk_test_/sk_live_ or rk_).")
+@click.option("--webhook-secret", default="", help="The Stripe webhook signing secret (whsec_...).")
+@click.option("--api-base", default="", help="A Stripe-compatible API base for this workspace.")
+def workspace_create(name: str, stripe_key: str, webhook_secret: str, api_base: str) -> None:
+    """Create a workspace and print its admin API key (shown once)."""
+    settings = Settings()
+    vault = Vault(settings.secret_keys())
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        ws, raw_key = await create_workspace(
+            session,
+            vault,
+            settings,
+            name=name,
+            stripe_key=stripe_key,
+            webhook_secret=webhook_secret,
+            api_base=api_base,
+        )
+        return {
+            "workspace_id": ws.id,
+            "name": ws.name,
+            "api_key": raw_key,
+            "webhook_url": webhook_url(settings, ws.id),
+            "livemode": ws.livemode,
+        }
+
+    created = _in_session(settings, work)
+    _emit(created)
+    _say(f"Workspace {name} created. The API key above is shown once: store it now.")
+    _say(f"Point a Stripe webhook endpoint at {created['webhook_url']}")
+
+
+@workspace.command("list")
+def workspace_list() -> None:
+    """List workspaces."""
+    settings = Settings()
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return [
+            {
+                "workspace_id": ws.id,
+                "name": ws.name,
+                "livemode": ws.livemode,
+                "sandbox": ws.sandbox,
+                "webhook_url": webhook_url(settings, ws.id),
+                "created_at": iso(ws.created_at),
+            }
+            for ws in await list_workspaces(session)
+        ]
+
+    _emit(_in_session(settings, work))
+
+
+@main.group()
+def keys() -> None:
+    """API keys of a workspace."""
+
+
+def _key_item(key: Any) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "scope": key.scope,
+        "prefix": key.prefix,
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "revoked": key.revoked_at is not None,
+    }
+
+
+@keys.command("create")
+@click.option("--workspace", "workspace_name", required=True, help="Workspace name or ID.")
+@click.option("--scope", type=click.Choice(["portal", "admin"]), default="portal", show_default=True)
+@click.option("--name", default="", help="A label to tell keys apart.")
+def keys_create(workspace_name: str, scope: str, name: str) -> None:
+    """Create an API key and print it (shown once)."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        ws = await get_workspace(session, workspace_name)
+        key, raw = await create_key(session, workspace=ws, scope=scope, name=name)
+        return {**_key_item(key), "api_key": raw, "workspace_id": ws.id}
+
+    _emit(_in_session(Settings(), work))
+    _say("The API key above is shown once: store it now.")
+
+
+@keys.command("list")
+@click.option("--workspace", "workspace_name", required=True, help="Workspace name or ID.")
+def keys_list(workspace_name: str) -> None:
+    """List a workspace's API keys (never the keys themselves)."""
+
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        ws = await get_workspace(session, workspace_name)
+        return [_key_item(key) for key in await list_keys(session, workspace_id=ws.id, limit=10_000)]
+
+    _emit(_in_session(Settings(), work))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key by its ID (key_...)."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return _key_item(await revoke_key(session, key_id=key_id))
+
+    _emit(_in_session(Settings(), work))
+    _say(f"Key {key_id} revoked; running gateways stop accepting it within seconds.")
+
+
+@main.command()
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File to write."
+)
+def openapi(output: Path | None) -> None:
+    """Print (or write) the OpenAPI document generated from the app."""
+    text = render_openapi(create_app(Settings()))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        _say(f"wrote {output}")

@@ -1,0 +1,98 @@
+"""Database engines (SQLite by default, PostgreSQL to scale out), sessions and migrations."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 15
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for ``GATEWAY_DATABASE_URL``, configured for its dialect."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        _configure_sqlite(engine)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if settings.database_schema:
+        connect_args["server_settings"] = {"search_path": settings.database_schema}
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite defers BEGIN until the first write and so breaks SAVEPOINT and transactional DDL;
+    # take BEGIN over ourselves (SQLAlchemy docs, "Serializable isolation / Savepoints (asyncio)").
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes with WAL
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a read-then-write transaction can otherwise
+        # fail with SQLITE_BUSY when another writer commits in between, busy timeout or not.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit (no lazy IO in async code)."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A request-scoped session: committed when the handler succeeds, rolled back otherwise."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except Exception:
+            await session.rollback()
+            raise
+
+
+def alembic_config(settings: Settings) -> Config:
+    """Alembic's configuration for this gateway's migrations and database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["settings"] = settings
+    return config
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Apply every migration (``alembic upgrade head``); safe to run on every start."""
+    command.upgrade(alembic_config(settings), "head")
+
+
+def migration_heads(settings: Settings) -> set[str]:
+    """The newest migration revision(s) this code knows."""
+    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    """The migration revision(s) the database is at."""
+
+    def _current(conn: Connection) -> set[str]:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current)

@@ -1,0 +1,98 @@
+"""Every error, ours or the framework's, as the contract's one JSON shape; and request IDs.
+
+``{"ok": false, "error_code", "error_message", "status", "request_id", ...}``. A route may add
+default keys to its error bodies through ``opt={"error_defaults": {...}}`` (the portal-session
+route repeats its success keys, empty, so a Bubble call initialised on success keeps its schema).
+``?errors_as_200=1`` answers errors with 200 for tools that drop non-2xx bodies.
+"""
+
+import logging
+import os
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import Message, Scope
+
+from gateway.errors import GatewayError
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+
+SERVER_ERROR = 500
+
+_CODES_BY_STATUS = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden_scope",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "idempotency_conflict",
+    413: "payload_too_large",
+    415: "validation_error",
+    429: "rate_limited",
+}
+
+
+def new_request_id() -> str:
+    """A fresh request ID (``req_`` and 24 hex characters)."""
+    return "req_" + os.urandom(12).hex()
+
+
+def request_id_of(scope: Scope) -> str:
+    """The ID of the request being answered, made on first use and kept in ``scope["state"]``."""
+    state = scope.setdefault("state", {})
+    request_id = state.get("request_id")
+    if request_id is None:
+        request_id = state["request_id"] = new_request_id()
+    return str(request_id)
+
+
+async def send_request_id(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: every response carries ``X-Request-Id`` (404s and 405s included)."""
+    if message["type"] == "http.response.start":
+        header = (REQUEST_ID_HEADER.encode(), request_id_of(scope).encode())
+        message["headers"] = [*message.get("headers", []), header]
+
+
+def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any], dict[str, str]]:
+    """Status, code, message, extra body keys and headers for any exception."""
+    if isinstance(exc, GatewayError):
+        return exc.status, exc.code, exc.message, exc.extra, exc.headers
+    if isinstance(exc, ValidationException):
+        fields = [
+            {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
+            for item in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(item, dict)
+        ]
+        detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields) or exc.detail
+        return 400, "validation_error", f"Invalid request: {detail}", {"fields": fields}, {}
+    if isinstance(exc, HTTPException):
+        code = _CODES_BY_STATUS.get(
+            exc.status_code, "internal_error" if exc.status_code >= SERVER_ERROR else "not_found"
+        )
+        extra: dict[str, Any] = {"fields": []} if code == "validation_error" else {}
+        return exc.status_code, code, exc.detail, extra, dict(exc.headers or {})
+    return 500, "internal_error", "Something went wrong on our side; the request ID helps us find it.", {}, {}
+
+
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """The JSON error answer for ``exc``; unexpected exceptions are logged, never shown."""
+    status, code, message, extra, headers = _describe(exc)
+    request_id = request_id_of(request.scope)
+    if status >= SERVER_ERROR and not isinstance(exc, GatewayError | HTTPException):
+        logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    handler = request.scope.get("route_handler")
+    defaults: dict[str, Any] = dict(handler.opt.get("error_defaults", {})) if handler is not None else {}
+    body = {
+        **defaults,
+        "ok": False,
+        "error_code": code,
+        "error_message": message,
+        "status": status,
+        "request_id": request_id,
+        **extra,
+    }
+    as_200 = request.query_params.get("errors_as_200", "") in {"1", "true"}
+    return Response(body, status_code=200 if as_200 else status, media_type=MediaType.JSON, headers=headers)

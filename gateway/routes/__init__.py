@@ -1,0 +1,8 @@
+"""HTTP routes: thin controllers, one module per resource."""
+
+from litestar.types import ControllerRouterHandler
+
+from gateway.routes.health import healthz, readyz
+from gateway.routes.keys import KeyController
+
+ROUTES: list[ControllerRouterHandler] = [healthz, readyz, KeyController]
