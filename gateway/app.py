@@ -23,6 +23,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.responses import error_response, send_request_id
 from gateway.routes import ROUTES
 from gateway.settings import Settings
+from gateway.stripe_client import StripeClients
 from gateway.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ async def _database(app: Litestar) -> AsyncIterator[None]:
     state.engine = make_engine(state.settings)
     state.session_factory = make_session_factory(state.engine)
     state.authenticator = Authenticator(state.session_factory, RateLimiter(*state.settings.rate_limit))
+    state.stripe = StripeClients(state.settings, state.vault)
     task = asyncio.create_task(_housekeeping(state), name="housekeeping")
     try:
         yield
@@ -77,6 +79,7 @@ async def _database(app: Litestar) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await state.authenticator.flush_usage()
+        await state.stripe.close()
         await state.engine.dispose()
 
 

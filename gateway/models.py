@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -81,3 +81,173 @@ class IdempotencyRecord(SQLModel, table=True):
     response_body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     response_headers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class StripeEvent(SQLModel, table=True):
+    """A Stripe event as received: the exact body, kept once per (workspace, Stripe event ID)."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (UniqueConstraint("workspace_id", "stripe_event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    stripe_event_id: str = Field(max_length=100)
+    type: str = Field(max_length=100)
+    api_version: str = Field(default="", max_length=40)
+    livemode: bool = False
+    #: ``event.created`` (Unix seconds): the order in which Stripe says things happened.
+    stripe_created: int = 0
+    #: ``data.object.id`` (a subscription, invoice, customer, ...).
+    object_id: str = Field(default="", max_length=100)
+    #: The raw body exactly as Stripe sent and signed it.
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    #: ``applied``, ``stale`` (older than the mirror: recorded, not applied) or ``ignored`` (not handled).
+    outcome: str = Field(default="applied", max_length=20)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class Customer(SQLModel, table=True):
+    """What the gateway knows of a Stripe customer: enough to fill flat events without a Stripe call."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("workspace_id", "customer_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    customer_id: str = Field(max_length=100)
+    email: str = Field(default="", max_length=320)
+    #: ``metadata.external_user_id``: the builder's own user ID.
+    external_user_id: str = Field(default="", max_length=200)
+    stripe_created: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    """The mirror of one Stripe subscription, flat, as of the newest event applied."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "subscription_id"),
+        Index("ix_subscriptions_workspace_customer", "workspace_id", "customer_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    subscription_id: str = Field(max_length=100)
+    customer_id: str = Field(max_length=100)
+    status: str = Field(max_length=30)
+    #: Every item: ``{"price_id", "price_lookup_key", "product_id", "plan_interval", "quantity", ...}``.
+    items: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    price_id: str = Field(default="", max_length=100)
+    price_lookup_key: str = Field(default="", max_length=200)
+    product_id: str = Field(default="", max_length=100)
+    plan_interval: str = Field(default="", max_length=10)
+    quantity: int = 0
+    #: The preset ``auto`` picks for this subscription.
+    preset: str = Field(default="", max_length=100)
+    cancel_at_period_end: bool = False
+    current_period_end: datetime | None = None
+    canceled_at: datetime | None = None
+    trial_end: datetime | None = None
+    #: Grows with every applied change, so receivers can drop stale events.
+    version: int = 0
+    #: ``created`` and ID of the newest Stripe event applied (older ones never roll state back).
+    stripe_created: int = 0
+    stripe_event_id: str = Field(default="", max_length=100)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """A flat event the gateway produced: the exact JSON body every subscriber is sent."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_workspace_id_id", "workspace_id", "id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    event_type: str = Field(max_length=40)
+    stripe_event_id: str = Field(default="", max_length=100)
+    customer_id: str = Field(default="", max_length=100)
+    subscription_id: str = Field(default="", max_length=100)
+    is_test: bool = False
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Subscriber(SQLModel, table=True):
+    """A callback URL that receives events, signed with its own secret."""
+
+    __tablename__ = "subscribers"
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE", max_length=40)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    description: str = Field(default="", max_length=500)
+    #: Flat event types, or ``["*"]`` for all.
+    event_types: list[str] = Field(default_factory=lambda: ["*"], sa_type=JSONType)
+    #: ``flat`` (the gateway's event) or ``stripe`` (the original Stripe event).
+    format: str = Field(default="flat", max_length=10)
+    #: Static request headers (JSON object), encrypted; "" when none.
+    headers_enc: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    secret_enc: str = Field(sa_column=Column(Text, nullable=False))
+    #: After a rotation the old secret keeps signing until ``previous_secret_expires_at``.
+    previous_secret_enc: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    previous_secret_expires_at: datetime | None = None
+    enabled: bool = True
+    #: Why it was disabled: ``manual``, ``gone`` (answered 410) or ``failing`` (5 days without success).
+    disabled_reason: str = Field(default="", max_length=20)
+    #: Deliveries in flight at once to this subscriber.
+    max_in_flight: int = 4
+    #: First failure since the last success; "" once it succeeds again.
+    failing_since: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one subscriber: the durable outbox row, retried until it succeeds or gives up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE", max_length=40)
+    subscriber_id: str = Field(foreign_key="subscribers.id", index=True, ondelete="CASCADE", max_length=40)
+    #: The flat event delivered ("" for a ``stripe``-format delivery, which carries the Stripe event).
+    event_id: str = Field(default="", index=True, max_length=40)
+    stripe_event_id: str = Field(default="", max_length=100)
+    event_type: str = Field(max_length=100)
+    #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
+    message_id: str = Field(max_length=100)
+    #: The exact bytes sent on every attempt.
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    #: ``pending``, ``succeeded`` or ``failed`` (gave up, or the subscriber was disabled).
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default_factory=utcnow)
+    #: A worker holding the delivery until this moment; after it, another worker may take it.
+    lease_expires_at: datetime | None = None
+    lease_owner: str = Field(default="", max_length=60)
+    last_status_code: int = 0
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    succeeded_at: datetime | None = None
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One HTTP attempt of a delivery, for the delivery log."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str = Field(foreign_key="deliveries.id", index=True, ondelete="CASCADE", max_length=40)
+    attempt: int
+    started_at: datetime = Field(default_factory=utcnow)
+    duration_ms: int = 0
+    #: 0 when no HTTP answer came (timeout, refused, blocked address).
+    status_code: int = 0
+    #: The first 2 KB of the answer.
+    response_body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    error: str = Field(default="", max_length=500)
+    next_attempt_at: datetime | None = None
