@@ -22,6 +22,7 @@ from gateway.logs import configure_logging
 from gateway.ratelimit import RateLimiter
 from gateway.responses import error_response, send_request_id
 from gateway.routes import ROUTES
+from gateway.sandbox.app import mounted_handlers, serve_sandbox
 from gateway.settings import Settings
 from gateway.stripe_client import StripeClients
 from gateway.vault import Vault
@@ -117,9 +118,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return error_response(request, exc)
 
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
-        lifespan=[_database],
+        lifespan=[_database, serve_sandbox],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

@@ -6,7 +6,7 @@ own schema. PostgreSQL-only tests take ``postgres_url``; they skip without a ser
 """
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tests.sandbox import SandboxServer, serve_sandbox
 from tests.support import (
     DEFAULT_POSTGRES_URL,
     Database,
@@ -100,3 +101,27 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 @pytest.fixture
 async def other_tenant(db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings) -> Tenant:
     return await make_tenant(db, vault, settings, "globex")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """The Stripe sandbox alone on a real port: ``api_base``, ``secret_key``, ``client``, ``seed()``,
+    ``faults``, ``listen(url)``, ``wait_for(...)``, ``renew(...)`` (see ``tests/sandbox.py``)."""
+    with serve_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+async def sandbox_tenant(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings, sandbox: SandboxServer
+) -> Tenant:
+    """A workspace (like ``tenant``) whose Stripe is ``sandbox``: its key and ``stripe_api_base``."""
+    return await make_tenant(
+        db,
+        vault,
+        settings,
+        "sandboxed",
+        stripe_key=sandbox.secret_key,
+        api_base=sandbox.api_base,
+        sandbox=True,
+    )

@@ -137,12 +137,15 @@ async def make_tenant(
     vault: Vault,
     settings: Settings,
     name: str,
+    *,
     stripe_key: str = "sk_test_123456789",
+    api_base: str = "",
+    sandbox: bool = False,
 ) -> Tenant:
-    """A workspace with an admin and a portal key."""
+    """A workspace with an admin and a portal key (on ``api_base`` when given: a sandbox)."""
     async with db() as session, session.begin():
         workspace, admin_key = await create_workspace(
-            session, vault, settings, name=name, stripe_key=stripe_key
+            session, vault, settings, name=name, stripe_key=stripe_key, api_base=api_base, sandbox=sandbox
         )
         _, portal_key = await create_key(session, workspace=workspace, scope="portal", name="portal")
     return Tenant(workspace_id=workspace.id, name=name, admin_key=admin_key, portal_key=portal_key)
