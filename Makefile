@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint openapi bench
+.PHONY: run test lint openapi bench bench-smoke
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,19 @@ test: $(STAMP)  ## the whole suite (PostgreSQL too when GATEWAY_TEST_DATABASE_UR
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway tests
-	$(BIN)/ruff format --check gateway tests
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
 	$(BIN)/mypy
 
 openapi: $(STAMP)
 	$(BIN)/gateway openapi --output openapi.yaml
 
-bench:
-	@echo "make bench: not yet (benchmarks arrive with the benchmarks issue)"
+WRK_CHECK = @command -v wrk >/dev/null || { echo "make $@ needs wrk: apt-get install -y wrk"; exit 2; }
+
+bench: $(STAMP)  ## every path against its bare baseline (< 10 min): bench/results.json, docs/performance.md
+	$(WRK_CHECK)
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP)  ## seconds: one short run per path; checks the harness works, never timings
+	$(WRK_CHECK)
+	$(BIN)/python -m bench --smoke

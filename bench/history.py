@@ -1,0 +1,117 @@
+"""Stored history for the scale runs: past Stripe events with their mirrors, flat events and deliveries.
+
+Bulk-inserted with SQLAlchemy Core into the gateway's own tables, as ingest and the worker would
+have left them: pushing 100,000 events through HTTP would take most of the bench's time budget.
+"""
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import events
+from bench.deployment import Deployment, run_async
+from gateway.ids import new_id
+from gateway.models import Delivery, Event, StripeEvent, Subscriber, Subscription
+
+BATCH = 5000
+
+
+def preload_history(deployment: Deployment, stored_events: int) -> None:
+    """``stored_events`` past Stripe events per workspace, each with its subscription, flat event and
+    one succeeded delivery."""
+
+    async def work(engine: AsyncEngine) -> None:
+        async with engine.begin() as conn:
+            subscribers = (await conn.execute(select(Subscriber.id, Subscriber.workspace_id))).all()  # type: ignore[call-overload]
+            by_workspace = {workspace_id: subscriber_id for subscriber_id, workspace_id in subscribers}
+            for tenant in deployment.tenants:
+                for start in range(0, stored_events, BATCH):
+                    rows = _history_rows(
+                        tenant.workspace_id,
+                        by_workspace.get(tenant.workspace_id),
+                        start,
+                        min(stored_events, start + BATCH),
+                    )
+                    for model, values in rows.items():
+                        if values:
+                            await conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
+
+    run_async(work, deployment.settings)
+
+
+def _history_rows(
+    workspace_id: str, subscriber_id: str | None, start: int, stop: int
+) -> dict[Any, list[dict[str, Any]]]:
+    past = int(time.time()) - 86400
+    rows: dict[Any, list[dict[str, Any]]] = {StripeEvent: [], Event: [], Subscription: [], Delivery: []}
+    for number in range(start, stop):
+        serial = f"hist{workspace_id[-6:]}n{number}"
+        customer = f"cus_hist{number % 1000}"
+        payload = events.render(serial, customer, past + number).decode()
+        event_id = new_id("evt_gw")
+        rows[StripeEvent].append(
+            {
+                "workspace_id": workspace_id,
+                "stripe_event_id": f"evt_{serial}",
+                "type": "customer.subscription.updated",
+                "api_version": events.API_VERSION,
+                "stripe_created": past + number,
+                "object_id": f"sub_{serial}",
+                "payload": payload,
+            }
+        )
+        rows[Subscription].append(
+            {
+                "workspace_id": workspace_id,
+                "subscription_id": f"sub_{serial}",
+                "customer_id": customer,
+                "status": "active",
+                "price_id": "price_bench_monthly",
+                "price_lookup_key": events.LOOKUP_KEY,
+                "product_id": "prod_bench",
+                "plan_interval": "month",
+                "quantity": 1,
+                "version": 1,
+                "stripe_created": past + number,
+                "stripe_event_id": f"evt_{serial}",
+            }
+        )
+        body = json.dumps(
+            {
+                "event_id": event_id,
+                "event_type": "subscription.updated",
+                "stripe_event_id": f"evt_{serial}",
+                "customer_id": customer,
+            }
+        )
+        rows[Event].append(
+            {
+                "id": event_id,
+                "workspace_id": workspace_id,
+                "event_type": "subscription.updated",
+                "stripe_event_id": f"evt_{serial}",
+                "customer_id": customer,
+                "subscription_id": f"sub_{serial}",
+                "body": body,
+            }
+        )
+        if subscriber_id:
+            rows[Delivery].append(
+                {
+                    "id": new_id("dlv"),
+                    "workspace_id": workspace_id,
+                    "subscriber_id": subscriber_id,
+                    "event_id": event_id,
+                    "stripe_event_id": f"evt_{serial}",
+                    "event_type": "subscription.updated",
+                    "message_id": event_id,
+                    "body": body,
+                    "status": "succeeded",
+                    "attempts": 1,
+                    "next_attempt_at": None,
+                }
+            )
+    return rows
