@@ -19,6 +19,9 @@ from gateway.auth import ApiKeyMiddleware, Authenticator, provide_principal
 from gateway.db import make_engine, make_session_factory, migration_heads, open_session
 from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
 from gateway.logs import configure_logging
+from gateway.portal.links import LinkSigner
+from gateway.portal.sessions import Portal
+from gateway.presets.catalog import report_preset_problems
 from gateway.ratelimit import RateLimiter
 from gateway.responses import error_response, send_request_id
 from gateway.routes import ROUTES
@@ -72,6 +75,9 @@ async def _database(app: Litestar) -> AsyncIterator[None]:
     state.session_factory = make_session_factory(state.engine)
     state.authenticator = Authenticator(state.session_factory, RateLimiter(*state.settings.rate_limit))
     state.stripe = StripeClients(state.settings, state.vault)
+    state.portal = Portal(state.settings, state.session_factory, state.stripe)
+    state.link_signer = LinkSigner(state.settings.secret_keys())
+    report_preset_problems(state.settings)
     task = asyncio.create_task(_housekeeping(state), name="housekeeping")
     try:
         yield

@@ -251,3 +251,44 @@ class DeliveryAttempt(SQLModel, table=True):
     response_body: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     error: str = Field(default="", max_length=500)
     next_attempt_at: datetime | None = None
+
+
+class WorkspacePreset(SQLModel, table=True):
+    """A workspace's own preset (``PUT /v1/presets/{name}``); it overrides a file preset of that name."""
+
+    __tablename__ = "workspace_presets"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    name: str = Field(max_length=63)
+    #: The preset as sent (the same schema as a preset file).
+    body: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PortalConfiguration(SQLModel, table=True):
+    """The Stripe portal configuration synced for one (workspace, preset): the cache behind each session."""
+
+    __tablename__ = "portal_configurations"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "preset"),
+        Index("ix_portal_configurations_configuration", "workspace_id", "configuration_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    preset: str = Field(max_length=63)
+    configuration_id: str = Field(max_length=100)
+    #: Hash of the rendered Stripe parameters (also in the configuration's metadata ``gateway_hash``).
+    hash: str = Field(max_length=64)
+    #: Hash of the preset as written when it was synced: another value means the preset changed.
+    digest: str = Field(max_length=64)
+    #: The parameters sent to Stripe (lookup keys resolved).
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    #: Lookup key -> price ID, as resolved at sync time.
+    lookup_keys: dict[str, str] = Field(default_factory=dict, sa_type=JSONType)
+    #: Changed in Stripe since (``billing_portal.configuration.updated``): check before the next use.
+    stale: bool = False
+    synced_at: datetime = Field(default_factory=utcnow)

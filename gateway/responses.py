@@ -8,6 +8,7 @@ route repeats its success keys, empty, so a Bubble call initialised on success k
 
 import logging
 import os
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -56,13 +57,24 @@ async def send_request_id(message: Message, scope: Scope) -> None:
         message["headers"] = [*message.get("headers", []), header]
 
 
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+
+
+def _field_of(item: dict[str, Any]) -> str:
+    """The field a framework validation problem is about (an unknown body key names itself)."""
+    unknown = _UNKNOWN_FIELD.search(str(item.get("message", "")))
+    if unknown and item.get("source") == "body":
+        return unknown.group(1)
+    return str(item.get("key", ""))
+
+
 def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any], dict[str, str]]:
     """Status, code, message, extra body keys and headers for any exception."""
     if isinstance(exc, GatewayError):
         return exc.status, exc.code, exc.message, exc.extra, exc.headers
     if isinstance(exc, ValidationException):
         fields = [
-            {"field": str(item.get("key", "")), "message": str(item.get("message", ""))}
+            {"field": _field_of(item), "message": str(item.get("message", ""))}
             for item in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(item, dict)
         ]

@@ -1,0 +1,314 @@
+"""Portal sessions: one Stripe call per portal URL in the steady state.
+
+A request for a customer ID and a named preset reads the workspace, the preset and its synced
+configuration from memory (``gateway.portal.cache``) and makes exactly one Stripe call, the session
+create. The first request for a preset (or after the preset changed, or after Stripe says its
+configuration changed) syncs the configuration first. Every check that needs no Stripe (preset,
+flow, price, return URL, locale) is done before any Stripe call.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import ReturnUrlNotAllowed, ValidationFailed
+from gateway.models import PortalConfiguration, utcnow
+from gateway.portal.cache import PortalCache, WorkspaceView
+from gateway.portal.customers import (
+    CurrentSubscription,
+    check_customer_fields,
+    current_subscription,
+    find_customer,
+    item_of,
+    mirrored_items,
+)
+from gateway.presets import AUTO, DEFAULT_PRESET, NamedPreset, choose_preset
+from gateway.presets.rules import FLOW_FEATURES, enabled_features, is_http_url, url_allows
+from gateway.presets.sync import SyncResult, apply, record
+from gateway.settings import Settings
+from gateway.stripe_client import StripeClients, stripe_errors
+from gateway.timestamps import from_unix
+
+logger = logging.getLogger(__name__)
+
+#: Stripe: "New portal sessions expire after a 5 minute period" if unused.
+SESSION_UNUSED_TTL = timedelta(minutes=5)
+#: Flows that act on a subscription (the customer's current one unless ``subscription`` is given).
+SUBSCRIPTION_FLOWS = frozenset({"subscription_cancel", "subscription_update", "subscription_update_confirm"})
+CONFIRM = "subscription_update_confirm"
+
+
+@dataclass(frozen=True)
+class PortalAsk:
+    """What a caller asks for (``POST /v1/portal-sessions`` or a portal link); "" means not given."""
+
+    customer: str = ""
+    email: str = ""
+    external_user_id: str = ""
+    preset: str = DEFAULT_PRESET
+    return_url: str = ""
+    locale: str = ""
+    flow: str = ""
+    price: str = ""
+    subscription: str = ""
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """A portal URL made for a customer."""
+
+    url: str
+    session_id: str
+    preset: str
+    configuration_id: str
+    customer_id: str
+    flow: str
+    expires_at: datetime
+    livemode: bool
+
+
+def check_flow(ask: PortalAsk, named: NamedPreset) -> str:
+    """The flow to open (the request's or the preset's fixed one), refused when it cannot work."""
+    fixed = named.preset.flow or ""
+    if fixed and ask.flow and ask.flow != fixed:
+        msg = f"Preset {named.name!r} always opens the {fixed} flow; send that flow or none."
+        raise ValidationFailed(msg, field="flow")
+    flow = ask.flow or fixed
+    if flow and FLOW_FEATURES[flow] not in enabled_features(named.preset):
+        feature = FLOW_FEATURES[flow]
+        msg = f"The {flow} flow needs features.{feature}, which preset {named.name!r} does not enable."
+        raise ValidationFailed(msg, field="flow")
+    if flow == CONFIRM and not ask.price:
+        msg = f"The {CONFIRM} flow needs price: the price (ID or lookup key) to switch to."
+        raise ValidationFailed(msg, field="price")
+    if ask.price and flow != CONFIRM:
+        msg = f"price is only used with flow {CONFIRM}."
+        raise ValidationFailed(msg, field="price")
+    return flow
+
+
+def check_return_url(ask: PortalAsk, named: NamedPreset, view: WorkspaceView, public_url: str) -> str:
+    """The return URL: the request's if allowed, else the preset's default, else the gateway's page."""
+    preset = named.preset
+    if not ask.return_url:
+        return preset.default_return_url or f"{public_url}/p/return"
+    if not is_http_url(ask.return_url):
+        msg = "return_url must be an absolute http(s) URL."
+        raise ValidationFailed(msg, field="return_url")
+    allowed = [*preset.allowed_return_urls, *view.workspace.allowed_return_urls]
+    if ask.return_url != preset.default_return_url and not any(
+        url_allows(p, ask.return_url) for p in allowed
+    ):
+        msg = (
+            f"return_url {ask.return_url} is not allowed for preset {named.name!r}: add it, or a prefix of "
+            "it, to the preset's allowed_return_urls."
+        )
+        raise ReturnUrlNotAllowed(msg)
+    return ask.return_url
+
+
+def offered_price(configuration: PortalConfiguration, named: str, price: str) -> str:
+    """The price ID behind ``price`` (an ID or a lookup key) if the configuration offers it."""
+    price_id = configuration.lookup_keys.get(price, price)
+    products = configuration.params.get("features", {}).get("subscription_update", {}).get("products") or []
+    offered = [p for product in products for p in product.get("prices", [])]
+    if price_id not in offered:
+        msg = f"Price {price!r} is not offered by preset {named!r}; it offers {', '.join(offered) or 'none'}."
+        raise ValidationFailed(msg, field="price")
+    return str(price_id)
+
+
+def flow_data(flow: str, subscription: str, item: str, price: str, return_url: str) -> dict[str, Any]:
+    """Stripe's ``flow_data`` for a deep link; after it succeeds the customer goes back to ``return_url``."""
+    data: dict[str, Any] = {
+        "type": flow,
+        "after_completion": {"type": "redirect", "redirect": {"return_url": return_url}},
+    }
+    if flow == CONFIRM:
+        data[flow] = {"subscription": subscription, "items": [{"id": item, "price": price}]}
+    elif flow in SUBSCRIPTION_FLOWS:
+        data[flow] = {"subscription": subscription}
+    return data
+
+
+class Portal:
+    """Makes portal sessions for the workspaces of this gateway."""
+
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], stripe: StripeClients
+    ) -> None:
+        self.cache = PortalCache(sessions, settings)
+        self._settings = settings
+        self._sessions = sessions
+        self._stripe = stripe
+        self._sync_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def configuration(self, view: WorkspaceView, named: NamedPreset) -> PortalConfiguration:
+        """The preset's configuration in Stripe: from memory, or synced now (once per process at a time)."""
+
+        def current() -> PortalConfiguration | None:
+            found = view.configurations.get(named.name)
+            return found if found and found.digest == named.digest and not found.stale else None
+
+        found = current()
+        if found is not None:
+            return found
+        async with self._sync_locks.setdefault((view.workspace.id, named.name), asyncio.Lock()):
+            view = await self.cache.view(view.workspace.id)
+            found = current()
+            if found is not None:
+                return found
+            return (await self._sync(view, named))[1]
+
+    async def sync(self, workspace_id: str, name: str) -> tuple[SyncResult, PortalConfiguration]:
+        """Sync one preset to Stripe now (``POST /v1/presets/{name}/sync``)."""
+        view = await self.cache.view(workspace_id)
+        named = view.catalog.get(name)
+        async with self._sync_locks.setdefault((workspace_id, name), asyncio.Lock()):
+            return await self._sync(view, named)
+
+    async def _sync(self, view: WorkspaceView, named: NamedPreset) -> tuple[SyncResult, PortalConfiguration]:
+        workspace_id = view.workspace.id
+        result = await apply(self._stripe.client_for(view.workspace), view.workspace, named)
+        async with self._sessions() as session, session.begin():
+            synced = await record(session, workspace_id, named, result)
+        self.cache.remember(workspace_id, synced)
+        if result.action != "unchanged":
+            extra = {
+                "workspace_id": workspace_id,
+                "preset": named.name,
+                "configuration_id": result.configuration_id,
+            }
+            logger.info("preset configuration %sd in Stripe", result.action, extra=extra)
+        return result, synced
+
+    async def resolve_customer(
+        self, view: WorkspaceView, ask: PortalAsk, *, needs_subscription: bool
+    ) -> tuple[str, CurrentSubscription | None]:
+        """The customer's ID and, when needed, their current subscription."""
+        check_customer_fields(customer=ask.customer, email=ask.email, external_user_id=ask.external_user_id)
+        if ask.customer and not needs_subscription:
+            return ask.customer, None  # the hot path: no database, no Stripe
+        client = self._stripe.client_for(view.workspace)
+        async with self._sessions() as session:
+            customer_id = ask.customer or await find_customer(
+                session, client, view.workspace.id, email=ask.email, external_user_id=ask.external_user_id
+            )
+            if not needs_subscription:
+                return customer_id, None
+            if ask.subscription:
+                return customer_id, CurrentSubscription(ask.subscription)
+            return customer_id, await current_subscription(session, client, view.workspace.id, customer_id)
+
+    async def create_session(self, workspace_id: str, ask: PortalAsk) -> PortalSession:
+        """A fresh portal session for what ``ask`` says."""
+        view = await self.cache.view(workspace_id)
+        auto = ask.preset == AUTO
+        named = None if auto else view.catalog.get(ask.preset or DEFAULT_PRESET)
+        if named is not None:
+            check_flow(ask, named)
+            check_return_url(ask, named, view, self._settings.public_url)
+        needs_subscription = auto or bool(ask.flow or (named and named.preset.flow))
+        customer_id, subscription = await self.resolve_customer(
+            view, ask, needs_subscription=needs_subscription
+        )
+        if named is None:
+            named = view.catalog.get(
+                choose_preset(view.catalog.presets, subscription.items if subscription else ())
+            )
+        flow = check_flow(ask, named)
+        return_url = check_return_url(ask, named, view, self._settings.public_url)
+        configuration = await self.configuration(view, named)
+        params: dict[str, Any] = {
+            "customer": customer_id,
+            "configuration": configuration.configuration_id,
+            "return_url": return_url,
+        }
+        if ask.locale and ask.locale != "auto":
+            params["locale"] = ask.locale
+        flow = await self._flow(
+            view,
+            flow=flow,
+            ask=ask,
+            subscription=subscription,
+            configuration=configuration,
+            named=named,
+            params=params,
+        )
+        client = self._stripe.client_for(view.workspace)
+        with stripe_errors():
+            session = await client.v1.billing_portal.sessions.create_async(params=params)  # type: ignore[arg-type]
+        created = from_unix(session.created) or utcnow()
+        return PortalSession(
+            url=session.url,
+            session_id=session.id,
+            preset=named.name,
+            configuration_id=configuration.configuration_id,
+            customer_id=customer_id,
+            flow=flow,
+            expires_at=created + SESSION_UNUSED_TTL,
+            livemode=bool(session.livemode),
+        )
+
+    async def dry_run(self, workspace_id: str, ask: PortalAsk) -> PortalSession:
+        """A fully filled example answer for ``ask``, checked like a real one, without calling Stripe."""
+        view = await self.cache.view(workspace_id)
+        check_customer_fields(customer=ask.customer, email=ask.email, external_user_id=ask.external_user_id)
+        name = ask.preset or DEFAULT_PRESET
+        if name == AUTO:
+            items: list[dict[str, Any]] = []
+            if ask.customer:
+                async with self._sessions() as session:
+                    items = await mirrored_items(session, workspace_id, ask.customer)
+            name = choose_preset(view.catalog.presets, items)
+        named = view.catalog.get(name)
+        flow = check_flow(ask, named)
+        check_return_url(ask, named, view, self._settings.public_url)
+        configuration = view.configurations.get(named.name)
+        mode = "live" if view.workspace.livemode else "test"
+        return PortalSession(
+            url=f"https://billing.stripe.com/p/session/{mode}_dry_run_example",
+            session_id="bps_dry_run_example",
+            preset=named.name,
+            configuration_id=configuration.configuration_id if configuration else "bpc_dry_run_example",
+            customer_id=ask.customer or "cus_dry_run_example",
+            flow=flow,
+            expires_at=utcnow().replace(microsecond=0) + SESSION_UNUSED_TTL,
+            livemode=view.workspace.livemode,
+        )
+
+    async def _flow(
+        self,
+        view: WorkspaceView,
+        *,
+        flow: str,
+        ask: PortalAsk,
+        subscription: CurrentSubscription | None,
+        configuration: PortalConfiguration,
+        named: NamedPreset,
+        params: dict[str, Any],
+    ) -> str:
+        """Add the deep link to ``params``; the flow actually opened ("" when it cannot apply)."""
+        if not flow:
+            return ""
+        price = offered_price(configuration, named.name, ask.price) if flow == CONFIRM else ""
+        item = ""
+        if flow in SUBSCRIPTION_FLOWS:
+            if subscription is None:
+                if flow == CONFIRM:
+                    msg = "This customer has no current subscription to switch."
+                    raise ValidationFailed(msg, field="flow")
+                return ""  # nothing to cancel or update: the portal's home page instead
+            if flow == "subscription_cancel" and subscription.cancel_at_period_end:
+                return ""  # already canceling: the home page offers to renew instead
+            if flow == CONFIRM:
+                item = await item_of(self._stripe.client_for(view.workspace), subscription)
+        params["flow_data"] = flow_data(
+            flow, subscription.id if subscription else "", item, price, params["return_url"]
+        )
+        return flow
