@@ -22,6 +22,7 @@ from gateway.openapi import render_openapi
 from gateway.presets import DEFAULT_PRESET, workspace_catalog
 from gateway.presets.catalog import load_files
 from gateway.presets.sync import sync_catalog
+from gateway.sandbox.first_run import SandboxWorkspace, make_sandbox_workspace, welcome
 from gateway.settings import Settings
 from gateway.stripe_client import StripeClients
 from gateway.timestamps import iso
@@ -70,9 +71,25 @@ def serve(host: str | None, port: int | None) -> None:
     settings = Settings()
     if settings.is_sqlite and settings.env == "development":
         upgrade_database(settings)
+    if settings.env == "development":
+        _say(_sandbox_first_run(settings))
     host, port = host or settings.host, port or settings.port
     _say(f"Portal Gateway listening on http://{host}:{port}")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+def _sandbox_first_run(settings: Settings) -> str:
+    """Make the sandbox workspace when there is no workspace yet; what to tell the developer."""
+    vault = Vault(settings.secret_keys())
+
+    async def work(session: AsyncSession) -> SandboxWorkspace | None:
+        return await make_sandbox_workspace(session, vault, settings)
+
+    made = _in_session(settings, work)
+    if made is not None:
+        return welcome(settings, made, first=True)
+    kept = SandboxWorkspace.read(settings)
+    return welcome(settings, kept, first=False) if kept is not None else ""
 
 
 @main.command()

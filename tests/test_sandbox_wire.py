@@ -183,3 +183,14 @@ def test_production_gateway_has_no_sandbox(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, Database(url="sqlite+aiosqlite:///:memory:"), env="production")
     app = create_app(settings)
     assert not [r for r in app.routes if r.path.startswith("/sandbox")]
+
+
+def test_curl_style_basic_auth_and_bracket_arrays(sandbox: SandboxServer) -> None:
+    """``curl -u sk_test_...:`` and ``lookup_keys[]=`` work as they do against Stripe."""
+    sandbox.seed()
+    response = httpx.get(
+        f"{sandbox.api_base}/v1/prices?lookup_keys[]=legacy_monthly&lookup_keys[]=pro_annual",
+        auth=(sandbox.secret_key, ""),
+    )
+    assert response.status_code == 200
+    assert {p["lookup_key"] for p in response.json()["data"]} == {"legacy_monthly", "pro_annual"}

@@ -33,7 +33,8 @@ async def serve_sandbox(app: Litestar) -> AsyncIterator[None]:
     if settings.env == "production":
         yield
         return
-    sandbox = app.state.sandbox = Sandbox(state_path=settings.data_dir / STATE_FILE)
+    sandbox = Sandbox(state_path=settings.data_dir / STATE_FILE, public_url=settings.public_url)
+    app.state.sandbox = sandbox
     async with running(sandbox):
         yield
 
