@@ -123,7 +123,9 @@ def test_serve_prints_a_working_key_and_keeps_the_sandbox_across_restarts(tmp_pa
         assert body["preset"] == "default"
         assert body["customer"].startswith("cus_")
         headers = {"Authorization": f"Bearer {key.group(1)}"}
-        assert httpx.get(f"{env['GATEWAY_PUBLIC_URL']}/v1/keys", headers=headers).status_code == 200
+        portal = httpx.post(f"{curl.group(1)}/v1/portal-sessions", json=body, headers=headers, timeout=30)
+        assert portal.status_code == 200, portal.text
+        assert portal.json()["url"].startswith(f"{env['GATEWAY_PUBLIC_URL']}/sandbox/portal/")
         kept = json.loads((tmp_path / "data" / SANDBOX_FILE).read_text())
         assert kept["api_key"] == key.group(1)
         client = stripe.StripeClient(
