@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import stripe
+from litestar import Litestar, Request, Response, post
 
 from gateway.sandbox.app import create_sandbox_app
 from gateway.sandbox.core import Sandbox
@@ -121,3 +122,34 @@ def serve_sandbox(retry_schedule: tuple[float, ...] = TEST_RETRY_SCHEDULE) -> It
             yield SandboxServer(sandbox=sandbox, url=url, client=client)
         finally:
             sandbox.faults.closing = True  # hanging calls end, so the server can stop
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records what it gets and fails the first ``failures``."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, str]] = []
+        self.failures = 0
+        self.url = ""
+
+    def events(self, secret: str) -> list[stripe.Event]:
+        """Every event received, each verified with the SDK as a gateway would."""
+        return [stripe.Webhook.construct_event(body, header, secret) for body, header in self.received]
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    """A live ``Receiver`` (its ``url`` takes Stripe-style webhooks)."""
+    state = Receiver()
+
+    @post("/hook", status_code=200)
+    async def hook(request: Request[Any, Any, Any]) -> Response[str]:
+        if state.failures > 0:
+            state.failures -= 1
+            return Response("down", status_code=503)
+        state.received.append((await request.body(), request.headers.get("stripe-signature", "")))
+        return Response("ok")
+
+    with serving(Litestar([hook])) as url:
+        state.url = f"{url}/hook"
+        yield state

@@ -6,43 +6,17 @@ from typing import Any
 
 import pytest
 import stripe
-from litestar import Litestar, Request, Response, post
 
 from gateway.sandbox.sender import Attempt
-from tests.sandbox import SandboxServer
-from tests.servers import serving
+from tests.sandbox import Receiver, SandboxServer, receiving
 
 pytestmark = pytest.mark.anyio
-
-
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records what it gets and fails the first ``failures``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[bytes, str]] = []
-        self.failures = 0
-        self.url = ""
-
-    def events(self, secret: str) -> list[stripe.Event]:
-        """Every event received, each verified with the SDK as a gateway would."""
-        return [stripe.Webhook.construct_event(body, header, secret) for body, header in self.received]
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A live receiver for webhooks."""
-    state = Receiver()
-
-    @post("/hook", status_code=200)
-    async def hook(request: Request[Any, Any, Any]) -> Response[str]:
-        if state.failures > 0:
-            state.failures -= 1
-            return Response("down", status_code=503)
-        state.received.append((await request.body(), request.headers.get("stripe-signature", "")))
-        return Response("ok")
-
-    with serving(Litestar([hook])) as url:
-        state.url = f"{url}/hook"
+    with receiving() as state:
         yield state
 
 

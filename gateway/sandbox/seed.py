@@ -67,7 +67,12 @@ def seed(sandbox: Sandbox, *, livemode: bool = False) -> Seeded:
         customer = sandbox.call(
             "POST",
             "/v1/customers",
-            {"email": email, "name": name, "metadata": {"external_user_id": user_id}},
+            {
+                "email": email,
+                "name": name,
+                "metadata": {"external_user_id": user_id},
+                "invoice_settings": {"default_payment_method": "pm_card_visa"},
+            },
             livemode=livemode,
         )
         seeded.customers[email] = customer["id"]
@@ -76,7 +81,6 @@ def seed(sandbox: Sandbox, *, livemode: bool = False) -> Seeded:
         params: Obj = {
             "customer": customer["id"],
             "items": [{"price": seeded.prices[lookup_key], "quantity": quantity}],
-            "default_payment_method": "pm_card_visa",
         }
         if trial_days:
             params["trial_period_days"] = trial_days
