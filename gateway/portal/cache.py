@@ -45,6 +45,8 @@ class PortalCache:
         self._settings = settings
         self._views: dict[str, WorkspaceView] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Seconds a view is trusted before it is read again.
+        self.ttl = TTL_S
 
     async def view(self, workspace_id: str) -> WorkspaceView:
         """The workspace's view, from memory while fresh."""
@@ -70,7 +72,7 @@ class PortalCache:
                 raise WorkspaceGone(msg)
             catalog = await workspace_catalog(session, self._settings, workspace_id)
             configurations = await synced_configurations(session, workspace_id)
-        return WorkspaceView(workspace, catalog, configurations, time.monotonic() + TTL_S)
+        return WorkspaceView(workspace, catalog, configurations, time.monotonic() + self.ttl)
 
     def remember(self, workspace_id: str, configuration: PortalConfiguration) -> None:
         """A configuration was just synced: use it at once."""
