@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 
+from gateway.sandbox import portal_sessions
 from gateway.sandbox.seed import Seeded
 from tests.sandbox import SandboxServer
 
@@ -144,3 +145,12 @@ def test_unknown_and_expired_sessions(sandbox: SandboxServer) -> None:
     assert expired.status_code == 410
     assert "expired" in expired.text
     assert 'href="https://app.example/account"' in expired.text
+
+
+def test_only_the_newest_sessions_are_kept(sandbox: SandboxServer, monkeypatch: Any) -> None:
+    """Under load memory stays bounded: past the cap, the oldest session's page is gone."""
+    monkeypatch.setattr(portal_sessions, "MAX_KEPT_SESSIONS", 2)
+    seeded = sandbox.seed()
+    configuration = _configuration(sandbox, seeded)
+    urls = [_session(sandbox, seeded, configuration) for _ in range(3)]
+    assert [httpx.get(url).status_code for url in urls] == [404, 200, 200]

@@ -4,6 +4,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
@@ -145,3 +146,38 @@ async def test_trial_ending_pause_resume_and_cancel_events(
         assert f"customer.subscription.{kind}" in types
     deleted = next(e for e in receiver.events(secret) if e.type == "customer.subscription.deleted")
     assert deleted.data.object["status"] == "canceled"
+
+
+async def test_checkout_completes_with_a_subscription(sandbox: SandboxServer, receiver: Receiver) -> None:
+    """Paying on the checkout page makes a customer and subscription; ``checkout.session.completed``."""
+    seeded = sandbox.seed()
+    secret = sandbox.listen(receiver.url, ["checkout.session.completed", "customer.subscription.created"])
+    session = sandbox.client.v1.checkout.sessions.create(
+        params={
+            "mode": "subscription",
+            "line_items": [{"price": seeded.prices["pro_annual"], "quantity": 2}],
+            "success_url": "https://app.example/thanks?session={CHECKOUT_SESSION_ID}",
+            "client_reference_id": "usr_42",
+        }
+    )
+    assert (session.status, session.amount_total) == ("open", 58000)
+    browser = httpx.AsyncClient()
+    page = await browser.get(str(session.url))
+    assert "Pro &mdash; $290.00 per year x 2" in page.text
+    paid = await browser.post(str(session.url), data={"email": "new@example.com"})
+    assert (paid.status_code, paid.headers["location"]) == (
+        303,
+        f"https://app.example/thanks?session={session.id}",
+    )
+    await sandbox.wait_for(_delivered("checkout.session.completed"))
+    completed = next(e for e in receiver.events(secret) if e.type == "checkout.session.completed").data.object
+    assert (completed["status"], completed["payment_status"], completed["client_reference_id"]) == (
+        "complete",
+        "paid",
+        "usr_42",
+    )
+    subscription = sandbox.client.v1.subscriptions.retrieve(completed["subscription"])
+    assert subscription.customer == completed["customer"]
+    assert sandbox.client.v1.customers.retrieve(completed["customer"]).email == "new@example.com"
+    assert (await browser.get(str(session.url))).status_code == 404
+    await browser.aclose()

@@ -17,6 +17,7 @@ from stripe._encode import _api_encode
 
 from gateway.sandbox import (
     catalog,
+    checkout,
     customers,
     faults,
     invoices,
@@ -45,6 +46,7 @@ OPERATIONS: list[Operation] = [
     *portal_configurations.OPERATIONS,
     *portal_sessions.OPERATIONS,
     *webhook_endpoints.OPERATIONS,
+    *checkout.OPERATIONS,
 ]
 
 

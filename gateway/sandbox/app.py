@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 
-from gateway.sandbox import control, portal_page
+from gateway.sandbox import checkout, control, portal_page
 from gateway.sandbox.api import stripe_api
 from gateway.sandbox.core import Sandbox
 from gateway.settings import Settings
@@ -18,7 +18,7 @@ STATE_FILE = "sandbox-state.json"
 
 def sandbox_handlers() -> list[Any]:
     """Every route of the sandbox (all under ``/sandbox``)."""
-    return [stripe_api, *control.HANDLERS, *portal_page.HANDLERS]
+    return [stripe_api, *control.HANDLERS, *portal_page.HANDLERS, *checkout.HANDLERS]
 
 
 def mounted_handlers(settings: Settings) -> list[Any]:

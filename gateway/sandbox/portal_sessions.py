@@ -15,7 +15,7 @@ from gateway.sandbox.wire import Obj
 
 UNUSED_TTL_S = 5 * 60
 IDLE_TTL_S = 60 * 60
-MAX_KEPT_SESSIONS = 20_000
+MAX_KEPT_SESSIONS = 10_000
 
 
 def _configuration(call: Call) -> Obj:
@@ -156,9 +156,7 @@ def create(call: Call) -> Obj:
         "return_url": return_url,
         "url": f"{call.base_url}/sandbox/portal/{token}",
     }
-    _forget_old_sessions(call)
-    call.store.add(session)
-    call.store.private[token] = {"session": session["id"], "last_activity": 0}
+    _keep(call, token, session)
     return session
 
 
@@ -184,16 +182,16 @@ def _flow(flow: Obj) -> Obj:
     return echoed
 
 
-def _forget_old_sessions(call: Call) -> None:
-    """Keep memory bounded under load: drop the private parts of long-expired sessions now and then."""
-    if len(call.store.private) < MAX_KEPT_SESSIONS:
-        return
-    cutoff = call.store.now() - IDLE_TTL_S
-    for token, state in list(call.store.private.items()):
-        session = call.store.objects.get(state.get("session", ""))
-        if session is not None and max(session["created"], state["last_activity"]) < cutoff:
-            del call.store.private[token]
-            del call.store.objects[session["id"]]
+def _keep(call: Call, token: str, session: Obj) -> None:
+    """Keep the session; past ``MAX_KEPT_SESSIONS`` the oldest is forgotten (bounded memory under load)."""
+    call.store.add(session)
+    call.store.private[token] = {"session": session["id"], "last_activity": 0}
+    tokens = call.store.session_tokens
+    tokens.append(token)
+    while len(tokens) > MAX_KEPT_SESSIONS:
+        state = call.store.private.pop(tokens.popleft(), None)
+        if state is not None:
+            call.store.objects.pop(state["session"], None)
 
 
 OPERATIONS = [Operation("POST", "/v1/billing_portal/sessions", SessionCreateParams, create)]
