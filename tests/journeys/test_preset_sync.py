@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.cli import main
 from gateway.models import Workspace
-from gateway.presets import mark_stale
+from gateway.presets import mark_stale, sync
 from gateway.presets.catalog import load_files
 from gateway.presets.sync import apply
 from gateway.sandbox.seed import Seeded
@@ -149,7 +149,11 @@ async def test_an_existing_configuration_is_found_by_its_metadata(
 
 
 async def test_two_gateways_starting_at_once_make_one_configuration(
-    settings: Settings, sandbox: SandboxServer, seeded: Seeded, stripe_calls: StripeCalls
+    settings: Settings,
+    sandbox: SandboxServer,
+    seeded: Seeded,
+    stripe_calls: StripeCalls,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two processes syncing the same preset at the same moment both create; Stripe makes one."""
     vault = Vault(settings.secret_keys())
@@ -161,6 +165,16 @@ async def test_two_gateways_starting_at_once_make_one_configuration(
     )
     named = load_files([settings.presets_dir]).presets["legacy"]
     first, second = StripeClients(settings, vault), StripeClients(settings, vault)
+    # Both look for the configuration before either creates it: the race of two fresh gateways.
+    both_looked = asyncio.Barrier(2)
+    look = sync.find_configuration
+
+    async def look_then_wait(client: Any, preset: str) -> Any:
+        found = await look(client, preset)
+        await both_looked.wait()
+        return found
+
+    monkeypatch.setattr(sync, "find_configuration", look_then_wait)
     try:
         results = await asyncio.gather(
             apply(first.client_for(workspace), workspace, named),
