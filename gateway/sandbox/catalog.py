@@ -11,7 +11,7 @@ from stripe.params import (
     ProductUpdateParams,
 )
 
-from gateway.sandbox.core import Call, Operation, checked_metadata, metadata_merged
+from gateway.sandbox.core import Call, Operation, checked_metadata, matching, metadata_merged, retriever
 from gateway.sandbox.errors import invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj, list_object
@@ -55,14 +55,9 @@ def create_product(call: Call) -> Obj:
     return product
 
 
-def retrieve_product(call: Call) -> Obj:
-    """``GET /v1/products/{id}``."""
-    return call.store.get("product", call.ids[0], call.livemode)
-
-
 def update_product(call: Call) -> Obj:
     """``POST /v1/products/{id}``."""
-    product = call.store.get("product", call.ids[0], call.livemode)
+    product = call.target("product")
     for key in ("name", "active", "description"):
         if key in call.params:
             product[key] = call.params[key]
@@ -149,14 +144,9 @@ def create_price(call: Call) -> Obj:
     return _new_price(call, call.params)
 
 
-def retrieve_price(call: Call) -> Obj:
-    """``GET /v1/prices/{id}``."""
-    return call.store.get("price", call.ids[0], call.livemode)
-
-
 def update_price(call: Call) -> Obj:
     """``POST /v1/prices/{id}``: ``lookup_key`` (with ``transfer_lookup_key``), ``active``, ``metadata``."""
-    price = call.store.get("price", call.ids[0], call.livemode)
+    price = call.target("price")
     p = call.params
     if "lookup_key" in p:
         if p["lookup_key"]:
@@ -188,9 +178,7 @@ def list_prices(call: Call) -> Obj:
             msg = f"Invalid array: lookup_keys can have at most {MAX_LOOKUP_KEYS} items."
             raise invalid(msg, param="lookup_keys")
         prices = [price for price in prices if price["lookup_key"] in keys]
-    for key in ("product", "active", "type", "currency"):
-        if key in p:
-            prices = [price for price in prices if price[key] == p[key]]
+    prices = matching(prices, p, ("product", "active", "type", "currency"))
     if interval := p.get("recurring", {}).get("interval"):
         prices = [price for price in prices if (price["recurring"] or {}).get("interval") == interval]
     return list_object("/v1/prices", prices, p)
@@ -199,10 +187,10 @@ def list_prices(call: Call) -> Obj:
 OPERATIONS = [
     Operation("POST", "/v1/products", ProductCreateParams, create_product),
     Operation("GET", "/v1/products", ProductListParams, list_products),
-    Operation("GET", "/v1/products/{id}", ProductRetrieveParams, retrieve_product),
+    Operation("GET", "/v1/products/{id}", ProductRetrieveParams, retriever("product")),
     Operation("POST", "/v1/products/{id}", ProductUpdateParams, update_product),
     Operation("POST", "/v1/prices", PriceCreateParams, create_price),
     Operation("GET", "/v1/prices", PriceListParams, list_prices),
-    Operation("GET", "/v1/prices/{id}", PriceRetrieveParams, retrieve_price),
+    Operation("GET", "/v1/prices/{id}", PriceRetrieveParams, retriever("price")),
     Operation("POST", "/v1/prices/{id}", PriceUpdateParams, update_price),
 ]

@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from stripe.params.checkout import SessionCreateParams, SessionRetrieveParams
 
 from gateway.sandbox import portal_html as html
-from gateway.sandbox.core import Call, Operation, Sandbox, checked_metadata
+from gateway.sandbox.core import Call, Operation, Sandbox, checked_metadata, retriever
 from gateway.sandbox.errors import StripeApiError, invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj
@@ -77,11 +77,6 @@ def create(call: Call) -> Obj:
         "line_items": [{"price": i["price"], "quantity": i.get("quantity", 1)} for i in items]
     }
     return session
-
-
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/checkout/sessions/{id}``."""
-    return call.store.get("checkout.session", call.ids[0], call.livemode)
 
 
 def complete(sandbox: Sandbox, session: Obj, email: str) -> Obj:
@@ -181,6 +176,6 @@ async def checkout_pay(request: Request[Any, Any, Any], session_id: FromPath[str
 
 OPERATIONS = [
     Operation("POST", "/v1/checkout/sessions", SessionCreateParams, create),
-    Operation("GET", "/v1/checkout/sessions/{id}", SessionRetrieveParams, retrieve),
+    Operation("GET", "/v1/checkout/sessions/{id}", SessionRetrieveParams, retriever("checkout.session")),
 ]
 HANDLERS = [checkout_page, checkout_pay]

@@ -150,8 +150,30 @@ class Call:
         """Emit an event caused by this request."""
         return self.sandbox.emit(type_, obj, previous=previous, request=self.request)
 
+    def target(self, kind: str) -> Obj:
+        """The ``kind`` object the path names (``/v1/customers/{id}``), or ``resource_missing``."""
+        return self.store.get(kind, self.ids[0], self.livemode)
+
 
 Handler = Callable[[Call], Obj]
+
+
+def retriever(kind: str) -> Handler:
+    """The handler of ``GET /v1/{objects}/{id}`` for ``kind`` objects."""
+
+    def retrieve(call: Call) -> Obj:
+        return call.target(kind)
+
+    retrieve.__doc__ = f"``GET`` one {kind}."
+    return retrieve
+
+
+def matching(objects: list[Obj], params: Obj, keys: tuple[str, ...]) -> list[Obj]:
+    """The objects whose value for each of ``keys`` given in ``params`` equals it (list filters)."""
+    for key in keys:
+        if key in params:
+            objects = [o for o in objects if o[key] == params[key]]
+    return objects
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,14 @@ from stripe.params import (
     CustomerUpdateParams,
 )
 
-from gateway.sandbox.core import Call, Operation, checked_metadata, metadata_merged, previous_attributes
+from gateway.sandbox.core import (
+    Call,
+    Operation,
+    checked_metadata,
+    metadata_merged,
+    previous_attributes,
+    retriever,
+)
 from gateway.sandbox.errors import invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj, list_object
@@ -59,14 +66,9 @@ def create(call: Call) -> Obj:
     return customer
 
 
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/customers/{id}``."""
-    return call.store.get("customer", call.ids[0], call.livemode)
-
-
 def update(call: Call) -> Obj:
     """``POST /v1/customers/{id}``: emits ``customer.updated`` with the previous values."""
-    customer = call.store.get("customer", call.ids[0], call.livemode)
+    customer = call.target("customer")
     before = {**customer, "invoice_settings": dict(customer["invoice_settings"])}
     p = call.params
     for key in _SETTABLE:
@@ -86,7 +88,7 @@ def update(call: Call) -> Obj:
 
 def delete(call: Call) -> Obj:
     """``DELETE /v1/customers/{id}``."""
-    customer = call.store.get("customer", call.ids[0], call.livemode)
+    customer = call.target("customer")
     customer["deleted"] = True
     call.store.add(customer)
     call.emit("customer.deleted", {k: v for k, v in customer.items() if k != "deleted"})
@@ -150,7 +152,7 @@ OPERATIONS = [
     Operation("POST", "/v1/customers", CustomerCreateParams, create),
     Operation("GET", "/v1/customers/search", CustomerSearchParams, search),
     Operation("GET", "/v1/customers", CustomerListParams, list_),
-    Operation("GET", "/v1/customers/{id}", CustomerRetrieveParams, retrieve),
+    Operation("GET", "/v1/customers/{id}", CustomerRetrieveParams, retriever("customer")),
     Operation("POST", "/v1/customers/{id}", CustomerUpdateParams, update),
     Operation("DELETE", "/v1/customers/{id}", CustomerDeleteParams, delete),
 ]

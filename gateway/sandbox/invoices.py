@@ -6,7 +6,7 @@ A charge fails when the subscription's or customer's payment method is ``pm_card
 
 from stripe.params import InvoiceListParams, InvoiceRetrieveParams
 
-from gateway.sandbox.core import Call, Operation
+from gateway.sandbox.core import Call, Operation, matching, retriever
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj, list_object
 
@@ -129,21 +129,14 @@ def _line(call: Call, invoice_id: str, subscription: Obj, item: Obj, *, amount_z
     }
 
 
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/invoices/{id}``."""
-    return call.store.get("invoice", call.ids[0], call.livemode)
-
-
 def list_(call: Call) -> Obj:
     """``GET /v1/invoices`` by ``customer``, ``subscription`` or ``status``."""
     invoices = call.store.all("invoice", call.livemode)
-    for key in ("customer", "subscription", "status"):
-        if key in call.params:
-            invoices = [i for i in invoices if i[key] == call.params[key]]
+    invoices = matching(invoices, call.params, ("customer", "subscription", "status"))
     return list_object("/v1/invoices", invoices, call.params)
 
 
 OPERATIONS = [
     Operation("GET", "/v1/invoices", InvoiceListParams, list_),
-    Operation("GET", "/v1/invoices/{id}", InvoiceRetrieveParams, retrieve),
+    Operation("GET", "/v1/invoices/{id}", InvoiceRetrieveParams, retriever("invoice")),
 ]

@@ -14,7 +14,15 @@ from stripe.params.billing_portal import (
     ConfigurationUpdateParams,
 )
 
-from gateway.sandbox.core import Call, Operation, checked_metadata, metadata_merged, previous_attributes
+from gateway.sandbox.core import (
+    Call,
+    Operation,
+    checked_metadata,
+    matching,
+    metadata_merged,
+    previous_attributes,
+    retriever,
+)
 from gateway.sandbox.errors import invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj, list_object
@@ -174,7 +182,7 @@ def _apply(call: Call, configuration: Obj, p: Obj) -> None:
 
 def update(call: Call) -> Obj:
     """``POST /v1/billing_portal/configurations/{id}``: emits ``billing_portal.configuration.updated``."""
-    current = call.store.get("billing_portal.configuration", call.ids[0], call.livemode)
+    current = call.target("billing_portal.configuration")
     configuration = copy.deepcopy(current)
     _apply(call, configuration, call.params)  # on a copy: a refused update changes nothing
     previous = previous_attributes(current, configuration)
@@ -199,24 +207,22 @@ def create_default(call: Call) -> Obj:
     return configuration
 
 
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/billing_portal/configurations/{id}``."""
-    return call.store.get("billing_portal.configuration", call.ids[0], call.livemode)
-
-
 def list_(call: Call) -> Obj:
     """``GET /v1/billing_portal/configurations`` by ``active`` and ``is_default``."""
     configurations = call.store.all("billing_portal.configuration", call.livemode)
-    for key in ("active", "is_default"):
-        if key in call.params:
-            configurations = [c for c in configurations if c[key] == call.params[key]]
+    configurations = matching(configurations, call.params, ("active", "is_default"))
     return list_object("/v1/billing_portal/configurations", configurations, call.params)
 
 
 OPERATIONS = [
     Operation("POST", "/v1/billing_portal/configurations", ConfigurationCreateParams, create),
     Operation("GET", "/v1/billing_portal/configurations", ConfigurationListParams, list_),
-    Operation("GET", "/v1/billing_portal/configurations/{id}", ConfigurationRetrieveParams, retrieve),
+    Operation(
+        "GET",
+        "/v1/billing_portal/configurations/{id}",
+        ConfigurationRetrieveParams,
+        retriever("billing_portal.configuration"),
+    ),
     Operation("POST", "/v1/billing_portal/configurations/{id}", ConfigurationUpdateParams, update),
     Operation(
         "POST",

@@ -49,7 +49,7 @@ def settle_invoice(call: Call, subscription: Obj, reason: str) -> None:
 
 def cancel(call: Call) -> Obj:
     """``DELETE /v1/subscriptions/{id}``: canceled now; emits ``customer.subscription.deleted``."""
-    subscription = call.store.get("subscription", call.ids[0], call.livemode)
+    subscription = call.target("subscription")
     if subscription["status"] == "canceled":
         msg = f"The subscription {subscription['id']} has already been canceled."
         raise invalid(msg)
@@ -70,7 +70,7 @@ def end(call: Call, subscription: Obj, *, reason: Obj | None = None) -> Obj:
 
 def pause(call: Call) -> Obj:
     """``POST /v1/subscriptions/{id}/pause``: ``paused``; emits updated and ``...paused``."""
-    subscription = call.store.get("subscription", call.ids[0], call.livemode)
+    subscription = call.target("subscription")
     if subscription["status"] not in ("active", "trialing", "past_due"):
         msg = f"A subscription with status '{subscription['status']}' cannot be paused."
         raise invalid(msg)
@@ -81,7 +81,7 @@ def pause(call: Call) -> Obj:
 
 def resume(call: Call) -> Obj:
     """``POST /v1/subscriptions/{id}/resume``: ``active`` again; emits updated and ``...resumed``."""
-    subscription = call.store.get("subscription", call.ids[0], call.livemode)
+    subscription = call.target("subscription")
     if subscription["status"] != "paused":
         msg = "Only a paused subscription can be resumed."
         raise invalid(msg)
@@ -104,7 +104,7 @@ def renew(call: Call) -> Obj:
     A subscription set to cancel at period end is canceled; a trial ends; otherwise a new period is
     invoiced (``invoice.paid``, or ``invoice.payment_failed`` and ``past_due``).
     """
-    subscription = call.store.get("subscription", call.ids[0], call.livemode)
+    subscription = call.target("subscription")
     if subscription["status"] == "canceled":
         msg = "A canceled subscription does not renew."
         raise invalid(msg)

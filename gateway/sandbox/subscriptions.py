@@ -17,7 +17,7 @@ from stripe.params import (
 )
 
 from gateway.sandbox import invoices
-from gateway.sandbox.core import Call, Operation, checked_metadata, metadata_merged
+from gateway.sandbox.core import Call, Operation, checked_metadata, metadata_merged, retriever
 from gateway.sandbox.errors import invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.subscription_items import (
@@ -148,18 +148,13 @@ def _trial_end(p: Obj, now: int) -> int | None:
     return None
 
 
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/subscriptions/{id}``."""
-    return call.store.get("subscription", call.ids[0], call.livemode)
-
-
 def update(call: Call) -> Obj:
     """``POST /v1/subscriptions/{id}``; emits ``customer.subscription.updated``.
 
     Items (price, quantity, added, deleted), cancel at period end, ``cancel_at``, ``trial_end=now``,
     metadata.
     """
-    before = call.store.get("subscription", call.ids[0], call.livemode)
+    before = call.target("subscription")
     subscription = copy.deepcopy(before)  # a refused update leaves the stored one as it was
     p = call.params
     ended = subscription["status"] in ("canceled", "incomplete_expired")
@@ -218,7 +213,7 @@ def list_(call: Call) -> Obj:
 OPERATIONS = [
     Operation("POST", "/v1/subscriptions", SubscriptionCreateParams, create),
     Operation("GET", "/v1/subscriptions", SubscriptionListParams, list_),
-    Operation("GET", "/v1/subscriptions/{id}", SubscriptionRetrieveParams, retrieve),
+    Operation("GET", "/v1/subscriptions/{id}", SubscriptionRetrieveParams, retriever("subscription")),
     Operation("POST", "/v1/subscriptions/{id}", SubscriptionUpdateParams, update),
     Operation("DELETE", "/v1/subscriptions/{id}", SubscriptionCancelParams, cancel),
     Operation("POST", "/v1/subscriptions/{id}/pause", SubscriptionPauseParams, pause),

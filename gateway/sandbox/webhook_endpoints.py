@@ -12,7 +12,7 @@ from stripe.params import (
     WebhookEndpointUpdateParams,
 )
 
-from gateway.sandbox.core import API_VERSION, Call, Operation, checked_metadata, metadata_merged
+from gateway.sandbox.core import API_VERSION, Call, Operation, checked_metadata, metadata_merged, retriever
 from gateway.sandbox.errors import invalid
 from gateway.sandbox.store import new_id
 from gateway.sandbox.wire import Obj, list_object
@@ -47,14 +47,9 @@ def create(call: Call) -> Obj:
     return {**endpoint, "secret": secret}
 
 
-def retrieve(call: Call) -> Obj:
-    """``GET /v1/webhook_endpoints/{id}`` (without the secret)."""
-    return call.store.get("webhook_endpoint", call.ids[0], call.livemode)
-
-
 def update(call: Call) -> Obj:
     """``POST /v1/webhook_endpoints/{id}``: ``url``, ``enabled_events``, ``disabled``, metadata."""
-    endpoint = call.store.get("webhook_endpoint", call.ids[0], call.livemode)
+    endpoint = call.target("webhook_endpoint")
     p = call.params
     if "url" in p:
         endpoint["url"] = _check_url(p["url"])
@@ -72,7 +67,7 @@ def update(call: Call) -> Obj:
 
 def delete(call: Call) -> Obj:
     """``DELETE /v1/webhook_endpoints/{id}``."""
-    endpoint = call.store.get("webhook_endpoint", call.ids[0], call.livemode)
+    endpoint = call.target("webhook_endpoint")
     endpoint["deleted"] = True
     call.store.add(endpoint)
     return {"id": endpoint["id"], "object": "webhook_endpoint", "deleted": True}
@@ -83,11 +78,6 @@ def list_(call: Call) -> Obj:
     return list_object(
         "/v1/webhook_endpoints", call.store.all("webhook_endpoint", call.livemode), call.params
     )
-
-
-def retrieve_event(call: Call) -> Obj:
-    """``GET /v1/events/{id}``."""
-    return call.store.get("event", call.ids[0], call.livemode)
 
 
 def list_events(call: Call) -> Obj:
@@ -120,9 +110,11 @@ def _delivered(call: Call, event_id: str) -> bool:
 OPERATIONS = [
     Operation("POST", "/v1/webhook_endpoints", WebhookEndpointCreateParams, create),
     Operation("GET", "/v1/webhook_endpoints", WebhookEndpointListParams, list_),
-    Operation("GET", "/v1/webhook_endpoints/{id}", WebhookEndpointRetrieveParams, retrieve),
+    Operation(
+        "GET", "/v1/webhook_endpoints/{id}", WebhookEndpointRetrieveParams, retriever("webhook_endpoint")
+    ),
     Operation("POST", "/v1/webhook_endpoints/{id}", WebhookEndpointUpdateParams, update),
     Operation("DELETE", "/v1/webhook_endpoints/{id}", WebhookEndpointDeleteParams, delete),
     Operation("GET", "/v1/events", EventListParams, list_events),
-    Operation("GET", "/v1/events/{id}", EventRetrieveParams, retrieve_event),
+    Operation("GET", "/v1/events/{id}", EventRetrieveParams, retriever("event")),
 ]
