@@ -194,3 +194,10 @@ def test_curl_style_basic_auth_and_bracket_arrays(sandbox: SandboxServer) -> Non
     )
     assert response.status_code == 200
     assert {p["lookup_key"] for p in response.json()["data"]} == {"legacy_monthly", "pro_annual"}
+
+
+def test_garbled_basic_auth_is_a_401(sandbox: SandboxServer) -> None:
+    """An Authorization header that is not base64 is refused like a missing key, not a crash."""
+    response = httpx.get(f"{sandbox.api_base}/v1/customers", headers={"Authorization": "Basic %%%"})
+    assert response.status_code == 401
+    assert "You did not provide an API key" in response.json()["error"]["message"]

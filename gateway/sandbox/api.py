@@ -4,6 +4,8 @@ It authenticates like Stripe, replays ``Idempotency-Key``s, checks parameters ag
 and dispatches to the resource modules.
 """
 
+import base64
+import binascii
 import copy
 import hashlib
 import logging
@@ -63,9 +65,10 @@ def secret_key_of(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() == "bearer":
         return value.strip()
     if scheme.lower() == "basic":
-        import base64  # noqa: PLC0415  (rare: only curl users)
-
-        return base64.b64decode(value.strip() + "==").decode("latin-1").partition(":")[0]
+        try:
+            return base64.b64decode(value.strip()).decode("latin-1").partition(":")[0]
+        except (binascii.Error, ValueError):
+            return ""
     return ""
 
 
@@ -91,7 +94,7 @@ async def answer(sandbox: Sandbox, request: Request[Any, Any, Any]) -> tuple[int
         livemode = authenticate(sandbox, request)
         operation, ids = _match(method, path)
         body = await request.body()
-        query = body.decode() if method == "POST" else request.url.query or ""
+        query = body.decode("utf-8", "replace") if method == "POST" else request.url.query or ""
         raw = decode_form(parse_qsl(query, keep_blank_values=True))
         digest = hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
         if key and (stored := sandbox.store.idempotency.get((livemode, key))) is not None:
@@ -108,7 +111,8 @@ async def answer(sandbox: Sandbox, request: Request[Any, Any, Any]) -> tuple[int
             sandbox.changed()
         if key:
             headers["Idempotency-Key"] = key
-            sandbox.store.remember_answer(livemode, key, digest, status, payload)
+            if status < 500:  # noqa: PLR2004  (like Stripe, a server error may be retried for real)
+                sandbox.store.remember_answer(livemode, key, digest, status, payload)
     except StripeApiError as exc:
         return exc.status, dumps(exc.body()), {**headers, **exc.headers}
     return status, payload, headers
