@@ -184,10 +184,16 @@ def route_paths(deployment: Deployment) -> set[str]:
     return {route.path for route in create_app(deployment.settings).routes}
 
 
-def subscribe(deployment: Deployment, base_url: str, callback_url: str) -> None:
+def subscribe(deployment: Deployment, base_url: str, callback_url: str, max_in_flight: int = 4) -> None:
     """One subscriber per workspace, to ``callback_url``, for every event type (through the API)."""
     for tenant in deployment.tenants:
-        body = json.dumps({"url": callback_url, "event_types": ["*"], "description": "bench"}).encode()
+        fields = {
+            "url": callback_url,
+            "event_types": ["*"],
+            "description": "bench",
+            "max_in_flight": max_in_flight,
+        }
+        body = json.dumps(fields).encode()
         status, answer = http(
             "POST",
             f"{base_url}/v1/subscribers",

@@ -14,11 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import figures, row, works
+from bench import backlog
+from bench.deployment import Deployment, drop, pipeline_ready, postgres_reachable, prepare, subscribe
+from bench.load import wrk
+from bench.measure import check, figures, ratio, row, works
 from bench.procs import BIN, ROOT, SERVER_CORE, Proc, cpu_seconds, http, pinned
 from bench.rig import Rig
+from bench.scenarios.ingest import ROUTE_PREFIX, lua_env
 
-CONCURRENCY = 4  # the contract's default per-subscriber cap; overridden when the worker lands
+#: Attempts in flight: the worker's ``--concurrency`` and the subscriber's ``max_in_flight`` alike.
+CONCURRENCY = 50
+#: Events ingested for real before their deliveries are cloned into the backlog.
+SEED_EVENTS = 200
 
 
 def receiver_stats(receiver_url: str) -> dict[str, Any]:
@@ -27,50 +34,29 @@ def receiver_stats(receiver_url: str) -> dict[str, Any]:
     return stats
 
 
-def wait_for(receiver_url: str, expected: int, timeout: float, proc: Proc | None = None) -> dict[str, Any]:
+def wait_for(
+    receiver_url: str, expected: int, timeout: float, procs: list[Proc] | None = None
+) -> dict[str, Any]:
     """Poll the receiver until ``expected`` callbacks arrived; the rate between first and last.
 
-    With ``proc``, its CPU is measured over the same window (from the first callback on).
+    With ``procs``, their CPU is measured over about the same window (from the first callback seen).
     """
+    procs = procs or []
     deadline = time.monotonic() + timeout
     cpu_start = wall_start = 0.0
     stats = receiver_stats(receiver_url)
     while stats["count"] < expected and time.monotonic() < deadline:
-        if proc is not None and not cpu_start and stats["count"]:
-            cpu_start, wall_start = cpu_seconds(proc.pids), time.monotonic()
+        if procs and not wall_start and stats["count"]:
+            cpu_start, wall_start = sum(cpu_seconds(p.pids) for p in procs), time.monotonic()
         time.sleep(0.05)
         stats = receiver_stats(receiver_url)
     span = stats["last"] - stats["first"]
-    result = {
-        "received": stats["count"],
-        "distinct": stats["distinct"],
-        "seconds": round(span, 3),
-        "rate": round((stats["count"] - 1) / span, 1) if span > 0 else 0.0,
-    }
-    if proc is not None and cpu_start:
-        result["cpu_cores"] = round((cpu_seconds(proc.pids) - cpu_start) / (time.monotonic() - wall_start), 3)
+    result = {"received": stats["count"], "distinct": stats["distinct"], "seconds": round(span, 3)}
+    result["rate"] = round((stats["count"] - 1) / span, 1) if span > 0 else 0.0
+    if wall_start:
+        cpu = sum(cpu_seconds(p.pids) for p in procs) - cpu_start
+        result["cpu_cores"] = round(cpu / (time.monotonic() - wall_start), 3)
     return result
-
-
-def synthetic_messages(path: Path, count: int) -> Path:
-    """``count`` flat-event-sized messages (about 1 KB each), as the sender baseline reads them."""
-    with path.open("w") as out:
-        for number in range(count):
-            event_id = f"evt_gw_bench{number:08d}"
-            body = {
-                "schema_version": 1,
-                "event_id": event_id,
-                "event_type": "subscription.updated",
-                "stripe_event_id": f"evt_bench{number}",
-                "customer_id": f"cus_bench{number % 1000}",
-                "subscription_id": f"sub_bench{number}",
-                "status": "active",
-                "is_active": True,
-                "price_id": "price_bench_monthly",
-                "padding": "x" * 700,
-            }
-            out.write(json.dumps([event_id, json.dumps(body, separators=(",", ":"))]) + "\n")
-    return path
 
 
 def send_baseline(receiver_url: str, messages: Path, count: int, concurrency: int) -> dict[str, Any]:
@@ -117,20 +103,117 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def drain(
+    rig: Rig, deployment: Deployment, receiver_url: str, count: int, *, workers: int, core: int | None
+) -> dict[str, Any]:
+    """One worker run: ``workers`` ``gateway worker`` processes deliver the whole backlog."""
+    backlog.reset(deployment)
+    http("POST", receiver_url + "/__reset")
+    procs = [
+        rig.worker(f"worker-{n}", deployment, "--concurrency", str(CONCURRENCY), core=core)
+        for n in range(workers)
+    ]
+    timed = wait_for(receiver_url, count, 120, procs)
+    for proc in procs:
+        rig.stop(proc)
+    timed["outcome"] = backlog.outcome(deployment)
+    return timed
+
+
+def fill(rig: Rig, name: str, deployment: Deployment, receiver_url: str) -> int:
+    """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``; their number."""
+    gateway, base = rig.gateway(f"{name}-web", deployment)
+    subscribe(deployment, base, receiver_url + "/hook", max_in_flight=CONCURRENCY)
+    seed = min(SEED_EVENTS, rig.plan.delivery_backlog)
+    wrk(
+        base + ROUTE_PREFIX,
+        "stripe_event.lua",
+        seconds=60,
+        connections=8,
+        env=lua_env(deployment, rig, name),
+        max_requests=seed,
+    )
+    rig.stop(gateway)
+    return backlog.grow(deployment, rig.plan.delivery_backlog)
+
+
 def run(rig: Rig) -> dict[str, Any]:
-    """Baseline sender runs (and the worker's, once ``gateway worker`` is on main)."""
+    """One worker against the bare sender (SQLite), then 1 and 2 workers on PostgreSQL."""
     plan = rig.plan
+    _, stripe_base = rig.stripe_double()
     _, receiver_url = rig.receiver()
-    count = plan.delivery_backlog
-    messages = synthetic_messages(rig.file("messages.jsonl"), count)
-    result: dict[str, Any] = {"path": "delivery: one worker -> local receiver", "checks": [], "rows": []}
-    result["status"] = "baseline only: gateway worker is not on main yet"
-    runs = [send_baseline(receiver_url, messages, count, CONCURRENCY) for _ in range(plan.runs)]
-    baseline = result["baseline"] = median_of(runs)
-    result["checks"].append(
-        works("baseline: messages received once each", min(r["distinct"] for r in runs), count)
-    )
+    result: dict[str, Any] = {"path": "delivery: one worker -> local receiver", "status": "measured"}
+    result |= {"checks": [], "rows": [], "chart": []}
+    checks = result["checks"]
+    deployment = prepare(rig.work, name="delivery", stripe_base=stripe_base)
+    missing = pipeline_ready(deployment)
+    if missing:
+        result["status"] = missing
+        return result
+    count = fill(rig, "delivery", deployment, receiver_url)
+    messages = backlog.export(deployment, rig.file("messages.jsonl"))
+    worker_runs, baseline_runs = [], []
+    for _ in range(plan.runs):
+        worker_runs.append(drain(rig, deployment, receiver_url, count, workers=1, core=SERVER_CORE))
+        baseline_runs.append(send_baseline(receiver_url, messages, count, CONCURRENCY))
+    worker, baseline = result["worker"], result["baseline"] = median_of(worker_runs), median_of(baseline_runs)
+    result["backlog"] = count
+    result["ratio"] = ratio(worker["rate"], baseline["rate"])
+    checks += [
+        works("worker: deliveries received once each", min(r["distinct"] for r in worker_runs), count),
+        works(
+            "worker: deliveries left unsucceeded",
+            max(count - r["outcome"].get("succeeded", 0) for r in worker_runs),
+            0,
+        ),
+        works("baseline: messages received once each", min(r["distinct"] for r in baseline_runs), count),
+        check("deliveries/s, one worker", worker["rate"], ">=", 5000, unit="/s"),
+        check("ratio to the bare sender", result["ratio"], ">=", 0.35),
+    ]
     result["rows"].append(
-        row("delivery, one worker", "-", figures(baseline, "deliveries/s"), budget=">= 0.35")
+        row(
+            "delivery, one worker, SQLite",
+            figures(worker, "deliveries/s"),
+            figures(baseline, "deliveries/s"),
+            result["ratio"],
+            ">= 0.35, >= 5,000/s",
+        )
     )
+    result["chart"].append({"label": "delivery, 1 worker", "value": result["ratio"], "budget": 0.35})
+    _postgres(rig, receiver_url, stripe_base, result)
     return result
+
+
+def _postgres(rig: Rig, receiver_url: str, stripe_base: str, result: dict[str, Any]) -> None:
+    """Two workers against one on PostgreSQL, all unpinned (they share the machine's two cores)."""
+    if not postgres_reachable(rig.postgres_url):
+        result["postgres_status"] = f"skipped: PostgreSQL not reachable at {rig.postgres_url}"
+        return
+    deployment = prepare(rig.work, name="delivery-pg", stripe_base=stripe_base, postgres_url=rig.postgres_url)
+    try:
+        count = fill(rig, "delivery-pg", deployment, receiver_url)
+        one, two = [], []
+        for _ in range(max(1, rig.plan.runs - 1)):
+            one.append(drain(rig, deployment, receiver_url, count, workers=1, core=None))
+            two.append(drain(rig, deployment, receiver_url, count, workers=2, core=None))
+    finally:
+        drop(deployment)
+    single, double = result["postgres_one_worker"], result["postgres_two_workers"] = (
+        median_of(one),
+        median_of(two),
+    )
+    scaling = result["postgres_scaling"] = ratio(double["rate"], single["rate"])
+    result["checks"] += [
+        works("PostgreSQL: deliveries received once each", min(r["distinct"] for r in one + two), count),
+        check("two workers / one, PostgreSQL", scaling, ">=", 1.7),
+    ]
+    result["rows"].append(
+        row(
+            "delivery, PostgreSQL, 2 workers / 1",
+            figures(double, "deliveries/s"),
+            figures(single, "deliveries/s"),
+            scaling,
+            ">= 1.7",
+        )
+    )
+    result["chart"].append({"label": "2 workers / 1 (PostgreSQL)", "value": scaling, "budget": 1.7})
