@@ -7,6 +7,7 @@ are never asserted there.
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -38,13 +39,16 @@ def main() -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(SCENARIOS)}")
     parser.add_argument("--results", type=Path, default=None, help="where to write the JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the gateway during its last run of each path"
+    )
     args = parser.parse_args()
     try:
         require_wrk()
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 2
-    plan = Plan.from_env(smoke=args.smoke)
+    plan = dataclasses.replace(Plan.from_env(smoke=args.smoke), profile=args.profile)
     chosen = [name for name in (args.only.split(",") if args.only else SCENARIOS) if name]
     work = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     started = time.time()

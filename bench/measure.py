@@ -4,8 +4,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from bench import profile as profiling
 from bench.load import wrk
 from bench.procs import Proc, Sampler, children_cpu_seconds, cpu_seconds, machine_busy_seconds
 
@@ -38,9 +40,15 @@ class Target:
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_once(target: Target, *, seconds: float, connections: int, max_requests: int = 0) -> dict[str, Any]:
-    """One wrk run against ``target``, with the server's CPU, peak RSS and log lines over it."""
+def run_once(
+    target: Target, *, seconds: float, connections: int, max_requests: int = 0, profile: Path | None = None
+) -> dict[str, Any]:
+    """One wrk run against ``target``, with the server's CPU, peak RSS and log lines over it.
+
+    With ``profile``, py-spy samples the server meanwhile and the run gets a summary of where its time went.
+    """
     pids = target.server.pids
+    spy = profiling.start(target.server.popen.pid, seconds, profile) if profile else None
     sampler = Sampler(lambda: target.server.pids)
     sampler.start()
     log_before = target.server.log_lines()
@@ -72,21 +80,39 @@ def run_once(target: Target, *, seconds: float, connections: int, max_requests: 
     result["log_lines"] = log_lines
     result["log_lines_per_1k"] = round(1000 * log_lines / max(result["requests"], 1), 3)
     result["connections"] = connections
+    if spy is not None and profile is not None:
+        spy.wait(timeout=60)
+        result["profile"] = profiling.summarize(profile)
     if target.after_run is not None:
         target.after_run(result)
     return result
 
 
 def alternate(
-    targets: list[Target], *, runs: int, seconds: float, connections: int, warmup: float
+    targets: list[Target],
+    *,
+    runs: int,
+    seconds: float,
+    connections: int,
+    warmup: float,
+    profile_dir: Path | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Warm each target, then run them in turn (A, B, A, B, ...); the summary of each."""
+    """Warm each target, then run them in turn (A, B, A, B, ...); the summary of each.
+
+    With ``profile_dir``, the gateway's last run is profiled (py-spy) and the profile kept there.
+    """
     for target in targets:
         run_once(target, seconds=warmup, connections=connections)
-    for _ in range(runs):
+    for number in range(runs):
         for target in targets:
-            target.runs.append(run_once(target, seconds=seconds, connections=connections))
-    return {target.name: summarize(target.runs) for target in targets}
+            last_gateway_run = profile_dir is not None and target.name == "gateway" and number == runs - 1
+            profile = profile_dir / f"{target.server.name}-c{connections}.txt" if last_gateway_run else None
+            target.runs.append(run_once(target, seconds=seconds, connections=connections, profile=profile))
+    summaries = {target.name: summarize(target.runs) for target in targets}
+    for target, summary in zip(targets, summaries.values(), strict=True):
+        if "profile" in target.runs[-1]:
+            summary["profile"] = target.runs[-1].pop("profile")
+    return summaries
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class Plan:
     memory_events: int = 100_000
     delivery_backlog: int = 30_000
     scale_seconds: float = 5.0
+    #: Sample the gateway with py-spy during its last run of each path (``--profile``).
+    profile: bool = False
 
     @classmethod
     def from_env(cls, *, smoke: bool) -> "Plan":
@@ -121,6 +123,11 @@ class Rig:
         """Stop everything still running, newest first."""
         while self._procs:
             self.stop(self._procs[-1])
+
+    @property
+    def profile_dir(self) -> Path | None:
+        """Where profiles go when ``--profile`` asked for them."""
+        return self.work if self.plan.profile else None
 
     def file(self, name: str) -> Path:
         """A path in the work folder."""

@@ -89,7 +89,12 @@ def run(rig: Rig) -> dict[str, Any]:
     else:
         result["status"] = "baseline only: POST /v1/stripe/webhooks/{workspace_id} is not on main yet"
     loaded = alternate(
-        targets, runs=plan.runs, seconds=plan.seconds, connections=plan.connections, warmup=plan.warmup
+        targets,
+        runs=plan.runs,
+        seconds=plan.seconds,
+        connections=plan.connections,
+        warmup=plan.warmup,
+        profile_dir=rig.profile_dir,
     )
     result |= loaded
     checks += [works(f"{name}: failed requests", summary["errors"], 0) for name, summary in loaded.items()]
@@ -127,7 +132,12 @@ def _postgres(rig: Rig, stripe_base: str, receiver_url: str, result: dict[str, A
         target = gateway_target(rig, "ingest-gateway-pg", deployment, receiver_url)
         plan = rig.plan
         loaded = alternate(
-            [target], runs=plan.runs, seconds=plan.seconds, connections=plan.connections, warmup=plan.warmup
+            [target],
+            runs=plan.runs,
+            seconds=plan.seconds,
+            connections=plan.connections,
+            warmup=plan.warmup,
+            profile_dir=rig.profile_dir,
         )
         rig.stop(target.server)
     finally:

@@ -117,7 +117,12 @@ def run(rig: Rig) -> dict[str, Any]:
         result["status"] = "baseline only: POST /v1/portal-sessions is not on main yet"
     upstream.since_last()
     loaded = alternate(
-        targets, runs=plan.runs, seconds=plan.seconds, connections=plan.connections, warmup=plan.warmup
+        targets,
+        runs=plan.runs,
+        seconds=plan.seconds,
+        connections=plan.connections,
+        warmup=plan.warmup,
+        profile_dir=rig.profile_dir,
     )
     alone = alternate(
         [Target(t.name, t.server, t.url, t.script, t.env, upstream.record, t.aux) for t in targets],
