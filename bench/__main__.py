@@ -39,9 +39,7 @@ def main() -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {', '.join(SCENARIOS)}")
     parser.add_argument("--results", type=Path, default=None, help="where to write the JSON results")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
-    parser.add_argument(
-        "--profile", action="store_true", help="py-spy the gateway during its last run of each path"
-    )
+    parser.add_argument("--profile", action="store_true", help="py-spy each server during its last run")
     args = parser.parse_args()
     try:
         require_wrk()

@@ -99,14 +99,14 @@ def alternate(
 ) -> dict[str, dict[str, Any]]:
     """Warm each target, then run them in turn (A, B, A, B, ...); the summary of each.
 
-    With ``profile_dir``, the gateway's last run is profiled (py-spy) and the profile kept there.
+    With ``profile_dir``, each target's last run is profiled (py-spy) and the profile kept there.
     """
     for target in targets:
         run_once(target, seconds=warmup, connections=connections)
     for number in range(runs):
         for target in targets:
-            last_gateway_run = profile_dir is not None and target.name == "gateway" and number == runs - 1
-            profile = profile_dir / f"{target.server.name}-c{connections}.txt" if last_gateway_run else None
+            last_run = profile_dir is not None and number == runs - 1
+            profile = profile_dir / f"{target.server.name}-c{connections}.txt" if last_run else None
             target.runs.append(run_once(target, seconds=seconds, connections=connections, profile=profile))
     summaries = {target.name: summarize(target.runs) for target in targets}
     for target, summary in zip(targets, summaries.values(), strict=True):

@@ -1,6 +1,6 @@
 """Where a server's time goes: ``py-spy`` sampled during a run, folded into inclusive and self time.
 
-``python -m bench --only portal --profile`` samples the gateway during its last run. py-spy is a
+``python -m bench --only portal --profile`` samples each server during its last run. py-spy is a
 profiling tool, not a dependency of the gateway: ``.venv/bin/pip install py-spy`` first.
 """
 
@@ -13,7 +13,12 @@ from typing import Any
 from bench.procs import BIN, LOAD_CORE, pinned
 
 RATE_HZ = 400
-IDLE = ("select (selectors.py", "_run_once (asyncio/base_events.py", "run (uvloop", "epoll")
+#: Leaf frames of threads waiting, not working (py-spy cannot always tell from outside).
+IDLE = (
+    "select (selectors.py",
+    "_connection_worker_thread (aiosqlite/core.py)",
+    "_worker (concurrent/futures/thread.py)",
+)
 
 
 def py_spy() -> str:
