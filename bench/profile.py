@@ -42,7 +42,7 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         "--rate",
         str(RATE_HZ),
     ]
-    cmd += ["--format", "raw", "--nonblocking", "--threads", "--output", str(out)]
+    cmd += ["--format", "raw", "--threads", "--output", str(out)]  # blocking: whole stacks, slower server
     return subprocess.Popen(pinned(cmd, LOAD_CORE), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
