@@ -1,15 +1,19 @@
 """Authentication by API key and authorization by scope, over HTTP."""
 
+import asyncio
+
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.auth import Principal, requires_scope
+from gateway.auth import Authenticator, Principal, requires_scope
 from gateway.errors import ForbiddenScope
 from gateway.models import ApiKey
+from gateway.ratelimit import RateLimiter
 from tests.support import Tenant, assert_error
 
 pytestmark = pytest.mark.anyio
@@ -84,3 +88,24 @@ async def test_forbidden_scope_is_a_gateway_error() -> None:
 
     with pytest.raises(ForbiddenScope):
         await guard(Conn(), None)  # type: ignore[arg-type]
+
+
+async def test_concurrent_requests_share_one_key_lookup(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Requests arriving while a key is looked up wait for that lookup instead of querying again."""
+    engine = db.kw["bind"]
+    queries: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "api_keys" in statement:
+            queries.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    authenticator = Authenticator(db, RateLimiter(1000, 1.0))
+    principals = await asyncio.gather(*(authenticator.authenticate(tenant.portal_key) for _ in range(20)))
+    assert {p.scope for p in principals} == {"portal"}
+    assert len(queries) == 1
+    authenticator.forget()
+    await authenticator.authenticate(tenant.portal_key)
+    assert len(queries) == 2
