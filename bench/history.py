@@ -19,25 +19,23 @@ from gateway.models import Delivery, Event, StripeEvent, Subscriber, Subscriptio
 BATCH = 5000
 
 
-def preload_history(deployment: Deployment, stored_events: int) -> None:
-    """``stored_events`` past Stripe events per workspace, each with its subscription, flat event and
-    one succeeded delivery."""
+def preload(deployment: Deployment, stored_events: int) -> None:
+    """``stored_events`` past Stripe events shared among the workspaces, each with its subscription,
+    flat event and one succeeded delivery."""
+
+    per_workspace = max(1, stored_events // len(deployment.tenants))
 
     async def work(engine: AsyncEngine) -> None:
         async with engine.begin() as conn:
-            subscribers = (await conn.execute(select(Subscriber.id, Subscriber.workspace_id))).all()  # type: ignore[call-overload]
-            by_workspace = {workspace_id: subscriber_id for subscriber_id, workspace_id in subscribers}
+            table: Any = Subscriber.__table__  # type: ignore[attr-defined]
+            subscribers = dict((await conn.execute(select(table.c.workspace_id, table.c.id))).tuples().all())
             for tenant in deployment.tenants:
-                for start in range(0, stored_events, BATCH):
-                    rows = _history_rows(
-                        tenant.workspace_id,
-                        by_workspace.get(tenant.workspace_id),
-                        start,
-                        min(stored_events, start + BATCH),
-                    )
-                    for model, values in rows.items():
+                subscriber = subscribers.get(tenant.workspace_id)
+                for start in range(0, per_workspace, BATCH):
+                    stop = min(per_workspace, start + BATCH)
+                    for model, values in _history_rows(tenant.workspace_id, subscriber, start, stop).items():
                         if values:
-                            await conn.execute(insert(model.__table__), values)  # type: ignore[attr-defined]
+                            await conn.execute(insert(model.__table__), values)
 
     run_async(work, deployment.settings)
 

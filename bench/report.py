@@ -40,14 +40,14 @@ def scenario_lines(outcome: dict[str, Any]) -> str:
 
 def table(results: dict[str, Any]) -> str:
     """The console table: every ratio with the absolute figures beside it, then every check."""
-    out = ["", f"{'path':38} {'ratio':>14}  {'budget':<22} gateway | baseline"]
+    out = ["", f"{'path':50} {'ratio':>14}  {'budget':<22} gateway | baseline"]
     for name, outcome in results["paths"].items():
         out += [
-            f"{r['label']:38} {r['ratio']:>14}  {r['budget']:<22} {r['gateway']} | {r['baseline']}"
+            f"{r['label']:50} {r['ratio']:>14}  {r['budget']:<22} {r['gateway']} | {r['baseline']}"
             for r in outcome.get("rows", [])
         ]
         if outcome.get("status", "measured") != "measured":
-            out.append(f"{name:38} {'':>14}  {'':<22} {outcome.get('status', '')}")
+            out.append(f"{name:50} {'':>14}  {'':<22} {outcome.get('status', '')}")
     out.append("")
     for name, outcome in results["paths"].items():
         out += [f"{mark(c)} {name}: {check_text(c)}" for c in outcome.get("checks", [])]
