@@ -180,3 +180,9 @@ def row(
 def works(name: str, value: float, expected: float) -> dict[str, Any]:
     """A correctness check: ``value`` must equal ``expected``."""
     return check(name, value, "==", expected, kind="works")
+
+
+def cost_ratio(gateway: dict[str, Any], baseline: dict[str, Any]) -> float:
+    """Baseline CPU per request over the gateway's: the throughput ratio of two servers that each
+    saturate a core, and unlike req/s not moved by whatever else the machine runs meanwhile."""
+    return ratio(baseline["cpu_us_per_request"], gateway["cpu_us_per_request"])

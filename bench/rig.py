@@ -92,13 +92,10 @@ class Rig:
 
     def gateway(self, name: str, deployment: Deployment) -> tuple[Proc, str]:
         """The gateway app under uvicorn (same flags as the baselines), on the server core."""
+        # BENCH_GATEWAY_FACTORY: another app factory, to try a change out before making it (A/B runs).
+        factory = os.environ.get("BENCH_GATEWAY_FACTORY", "gateway.app:create_app")
         return self.serve(
-            name,
-            "gateway.app:create_app",
-            deployment.env,
-            core=SERVER_CORE,
-            factory=True,
-            ready_path="/healthz",
+            name, factory, deployment.env, core=SERVER_CORE, factory=True, ready_path="/healthz"
         )
 
     def gateway_serve(self, name: str, deployment: Deployment) -> tuple[Proc, str]:

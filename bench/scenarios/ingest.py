@@ -11,7 +11,7 @@ from typing import Any
 
 from bench import events
 from bench.deployment import Deployment, count_rows, drop, postgres_reachable, prepare, route_paths, subscribe
-from bench.measure import Target, alternate, check, figures, ratio, row, works
+from bench.measure import Target, alternate, check, cost_ratio, figures, ratio, row, works
 from bench.procs import SERVER_CORE, http
 from bench.rig import Rig
 
@@ -104,18 +104,26 @@ def run(rig: Rig) -> dict[str, Any]:
         )
         return result
     result["ratio"] = ratio(loaded["gateway"]["rps"], loaded["baseline"]["rps"])
+    result["cost_ratio"] = cost_ratio(loaded["gateway"], loaded["baseline"])
     stored = result["rows_per_event"] = loaded["gateway"]["runs"][-1]["rows_per_event"]
     checks += [
         check("Stripe events stored per accepted event", stored["stripe_events"], ">=", 1.0, kind="works"),
         check("deliveries queued per accepted event", stored["deliveries"], ">=", 1.0, kind="works"),
         check("throughput ratio, SQLite", result["ratio"], ">=", 0.5),
+        check("CPU cost ratio, SQLite (baseline / gateway CPU per event)", result["cost_ratio"], ">=", 0.5),
     ]
     gateway_figures, baseline_figures = (
         figures(loaded["gateway"], "events/s"),
         figures(loaded["baseline"], "events/s"),
     )
     result["rows"].append(
-        row("Stripe webhook ingest, SQLite", gateway_figures, baseline_figures, result["ratio"], ">= 0.5")
+        row(
+            "Stripe webhook ingest, SQLite",
+            gateway_figures,
+            baseline_figures,
+            f"{result['ratio']:.2f} (CPU {result['cost_ratio']:.2f})",
+            ">= 0.5",
+        )
     )
     result["chart"].append({"label": "webhook ingest, SQLite", "value": result["ratio"], "budget": 0.5})
     _postgres(rig, stripe_base, receiver_url, result)

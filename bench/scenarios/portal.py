@@ -7,11 +7,12 @@ reported per run under load.
 """
 
 import json
+import subprocess
 from typing import Any
 
 from bench.deployment import STRIPE_KEY, prepare, route_paths
-from bench.measure import Target, alternate, check, figures, ratio, row, works
-from bench.procs import SERVER_CORE, http
+from bench.measure import Target, alternate, check, cost_ratio, figures, ratio, row, works
+from bench.procs import BIN, ROOT, SERVER_CORE, http, pinned
 from bench.rig import Rig
 
 PATH = "/v1/portal-sessions"
@@ -140,6 +141,7 @@ def run(rig: Rig) -> dict[str, Any]:
         return result
     gateway_runs = loaded["gateway"]["runs"]
     result["ratio"] = ratio(loaded["gateway"]["rps"], loaded["baseline"]["rps"])
+    result["cost_ratio"] = cost_ratio(loaded["gateway"], loaded["baseline"])
     result["added_p50_ms"] = round(alone["gateway"]["p50_ms"] - alone["baseline"]["p50_ms"], 3)
     result["added_p99_ms"] = round(alone["gateway"]["p99_ms"] - alone["baseline"]["p99_ms"], 3)
     checks += [
@@ -147,6 +149,7 @@ def run(rig: Rig) -> dict[str, Any]:
             "upstream calls beyond one per request, under load", max(map(_unexplained_calls, gateway_runs)), 0
         ),
         check("throughput ratio", result["ratio"], ">=", 0.85),
+        check("CPU cost ratio (baseline / gateway CPU per request)", result["cost_ratio"], ">=", 0.85),
         check("added p50, 1 connection", result["added_p50_ms"], "<=", 2.0, unit="ms"),
         check("log lines per 1,000 requests", loaded["gateway"]["log_lines_per_1k"], "<", 1.0),
     ]
@@ -155,7 +158,7 @@ def run(rig: Rig) -> dict[str, Any]:
             "portal URL, 50 connections",
             figures(loaded["gateway"]),
             figures(loaded["baseline"]),
-            result["ratio"],
+            f"{result['ratio']:.2f} (CPU {result['cost_ratio']:.2f})",
             ">= 0.85",
         ),
         row(
@@ -167,4 +170,19 @@ def run(rig: Rig) -> dict[str, Any]:
         ),
     ]
     result["chart"].append({"label": "portal URL", "value": result["ratio"], "budget": 0.85})
+    in_process(rig, result)
     return result
+
+
+def in_process(rig: Rig, result: dict[str, Any]) -> None:
+    """The same comparison without sockets or uvicorn (``bench.overhead``): the noise-free view."""
+    cmd = [str(BIN / "python"), "-m", "bench.overhead", "--requests", "300" if rig.plan.smoke else "3000"]
+    done = subprocess.run(
+        pinned(cmd, SERVER_CORE), cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
+    measured = result["in_process"] = json.loads(done.stdout.strip().splitlines()[-1])
+    gateway, baseline = measured["gateway_us_per_request"], measured["baseline_us_per_request"]
+    label = "portal URL, in process (CPU per request)"
+    result["rows"].append(
+        row(label, f"{gateway:.0f} us", f"{baseline:.0f} us", measured["ratio"], "(diagnostic)")
+    )
