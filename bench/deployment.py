@@ -6,6 +6,7 @@ scale runs is bulk-inserted with SQLAlchemy Core into the gateway's own tables.
 """
 
 import asyncio
+import base64
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,8 @@ from gateway import cli as gateway_cli
 from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory, upgrade_database
 from gateway.keys import create_key
-from gateway.models import Delivery, Event, StripeEvent, Subscription
+from gateway.ids import new_id
+from gateway.models import Delivery, Event, StripeEvent, Subscriber, Subscription
 from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.workspaces import create_workspace
@@ -185,7 +187,16 @@ def route_paths(deployment: Deployment) -> set[str]:
 
 
 def subscribe(deployment: Deployment, base_url: str, callback_url: str, max_in_flight: int = 4) -> None:
-    """One subscriber per workspace, to ``callback_url``, for every event type (through the API)."""
+    """One subscriber per workspace, to ``callback_url``, for every event type.
+
+    Through the API when the gateway has it; before the subscribers API was on main, as rows.
+    """
+    if "/v1/subscribers" not in route_paths(deployment):
+        run_async(
+            lambda engine: _subscriber_rows(engine, deployment, callback_url, max_in_flight),
+            deployment.settings,
+        )
+        return
     for tenant in deployment.tenants:
         fields = {
             "url": callback_url,
@@ -193,17 +204,23 @@ def subscribe(deployment: Deployment, base_url: str, callback_url: str, max_in_f
             "description": "bench",
             "max_in_flight": max_in_flight,
         }
-        body = json.dumps(fields).encode()
-        status, answer = http(
-            "POST",
-            f"{base_url}/v1/subscribers",
-            body,
-            {"Authorization": f"Bearer {tenant.admin_key}", "Content-Type": "application/json"},
-        )
+        headers = {"Authorization": f"Bearer {tenant.admin_key}", "Content-Type": "application/json"}
+        status, answer = http("POST", f"{base_url}/v1/subscribers", json.dumps(fields).encode(), headers)
         if status != 201:
             msg = f"creating a subscriber failed: {status} {answer[:500]!r}"
             raise RuntimeError(msg)
         tenant.subscriber_secret = json.loads(answer)["secret"]
+
+
+async def _subscriber_rows(engine: AsyncEngine, deployment: Deployment, url: str, max_in_flight: int) -> None:
+    vault = Vault(deployment.settings.secret_keys())
+    async with make_session_factory(engine)() as session, session.begin():
+        for tenant in deployment.tenants:
+            tenant.subscriber_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+            secret = vault.encrypt(tenant.subscriber_secret)
+            row = Subscriber(id=new_id("sub"), workspace_id=tenant.workspace_id, url=url, secret_enc=secret)
+            row.max_in_flight = max_in_flight
+            session.add(row)
 
 
 def count_rows(deployment: Deployment) -> dict[str, int]:
