@@ -23,8 +23,8 @@ from bench.procs import ROOT, http
 from gateway import cli as gateway_cli
 from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory, upgrade_database
-from gateway.keys import create_key
 from gateway.ids import new_id
+from gateway.keys import create_key
 from gateway.models import Delivery, Event, StripeEvent, Subscriber, Subscription
 from gateway.settings import Settings
 from gateway.vault import Vault

@@ -2,6 +2,7 @@
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -89,7 +90,8 @@ def wrk(
     # A slow answer is a latency to report, not an error: wrk's default timeout (2 s) would count it as one.
     cmd += ["--latency", "--timeout", "10s", "-s", str(Path(LUA, script)), url]
     with tempfile.TemporaryDirectory(prefix="wrk-") as done_dir:
-        env = {**os.environ, **env, "BENCH_DONE_DIR": done_dir}
+        # BENCH_RUN: scripts that make Stripe events make new event IDs on every run.
+        env = {**os.environ, **env, "BENCH_DONE_DIR": done_dir, "BENCH_RUN": secrets.token_hex(4)}
         if max_requests:
             env["BENCH_MAX_REQUESTS"] = str(-(-max_requests // threads))
         proc = subprocess.Popen(

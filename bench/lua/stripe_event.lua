@@ -2,7 +2,7 @@
 -- (Stripe-Signature: t=<now>,v1=<hex HMAC-SHA256 of "t.body">; OpenSSL's HMAC through LuaJIT's FFI,
 -- wrk links libcrypto). BENCH_TARGETS: "path<TAB>whsec_..." per workspace, taken in turn.
 -- BENCH_TEMPLATE: the event JSON with @ID@, @SUB@, @CUS@ and @CREATED@ markers. BENCH_SALT keeps
--- IDs unique across runs. BENCH_MAX_REQUESTS (optional): answers per thread before it stops.
+-- IDs unique across targets, BENCH_RUN across runs. BENCH_MAX_REQUESTS (optional): answers per thread before it stops.
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct evp_md_st EVP_MD;
@@ -37,7 +37,7 @@ for first, name, after in template:gmatch("()@(%u+)@()") do
 end
 parts[#parts + 1] = template:sub(pos)
 
-local salt = os.getenv("BENCH_SALT") or "0"
+local salt = (os.getenv("BENCH_SALT") or "") .. (os.getenv("BENCH_RUN") or "")
 local max_requests = tonumber(os.getenv("BENCH_MAX_REQUESTS") or "0")
 local threads = 0
 local sent, answered = 0, 0
