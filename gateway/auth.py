@@ -2,12 +2,14 @@
 
 Keys arrive as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. Lookups are cached for a
 few seconds so the hot path does no database work; revoking a key clears it from this process's
-cache at once and from every other process's within ``CACHE_TTL_S``. When a cached lookup expires,
-one query refreshes it and the requests arriving meanwhile wait for that answer, instead of every
-request in flight querying at once (a stall every ``CACHE_TTL_S`` under load, seen in ``make bench``).
+cache at once and from every other process's within ``CACHE_TTL_S`` (plus one lookup's time). A
+key's first uses share one lookup; an expired entry keeps answering while one lookup refreshes it,
+instead of every request in flight querying at once (a stall every ``CACHE_TTL_S`` under load, seen
+in ``make bench``).
 """
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from gateway.keys import Scope, find_active_key, hash_key, record_key_use
 from gateway.models import utcnow
 from gateway.ratelimit import RateLimiter
 
+logger = logging.getLogger(__name__)
+
 CACHE_TTL_S = 5.0
 MAX_CACHED = 10_000
 
@@ -41,26 +45,32 @@ class Principal:
 
 
 class Authenticator:
-    """Resolves raw keys to principals, with a short-lived cache and buffered ``last_used_at``."""
+    """Resolves raw keys to principals, with a short-lived cache and buffered ``last_used_at``.
+
+    A key's first use waits for one database lookup (concurrent first uses share it). After
+    ``CACHE_TTL_S`` the cached answer keeps being used while one lookup refreshes it in the
+    background, so requests never queue behind the database once a key is known.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], limiter: RateLimiter) -> None:
         self._sessions = session_factory
         self.limiter = limiter
         self._cache: dict[str, tuple[Principal | None, float]] = {}
-        self._lookups: dict[str, asyncio.Task[Principal | None]] = {}
-        #: Bumped by ``forget()``: a lookup started before it must not cache what it found.
+        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
         self._generation = 0
         self._used: dict[str, datetime] = {}
 
     async def authenticate(self, raw_key: str) -> Principal:
         """The principal for ``raw_key``; ``Unauthorized`` when unknown or revoked."""
         digest = hash_key(raw_key)
-        now = time.monotonic()
         cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            principal = cached[0]
+        if cached is None:
+            # Shielded: one caller going away must not cancel the lookup others are waiting for.
+            principal = await asyncio.shield(self._load(raw_key, digest))
         else:
-            principal = await self._shared_lookup(digest, raw_key)
+            principal = cached[0]
+            if cached[1] <= time.monotonic():
+                self._load(raw_key, digest)  # refreshed in the background; this answer stands meanwhile
         if principal is None:
             msg = "Unknown or revoked API key."
             raise Unauthorized(msg)
@@ -68,19 +78,29 @@ class Authenticator:
         self._used[principal.key_id] = utcnow()
         return principal
 
-    async def _shared_lookup(self, digest: str, raw_key: str) -> Principal | None:
-        """One database lookup per key at a time; concurrent callers share its answer."""
-        task = self._lookups.get(digest)
+    def _load(self, raw_key: str, digest: str) -> "asyncio.Task[Principal | None]":
+        """The one lookup in flight for ``digest`` (started if none is)."""
+        task = self._loading.get(digest)
         if task is None:
-            task = asyncio.create_task(self._lookup_and_cache(digest, raw_key, self._generation))
-            self._lookups[digest] = task
-            task.add_done_callback(lambda _: self._lookups.pop(digest, None))
-        # Shielded: a caller that goes away (client disconnect) must not cancel the others' lookup.
-        return await asyncio.shield(task)
+            task = self._loading[digest] = asyncio.ensure_future(self._lookup_and_cache(raw_key, digest))
+            task.add_done_callback(_retrieved)
+        return task
 
-    async def _lookup_and_cache(self, digest: str, raw_key: str, generation: int) -> Principal | None:
-        principal = await self._lookup(raw_key)
-        if generation == self._generation:
+    async def _lookup_and_cache(self, raw_key: str, digest: str) -> Principal | None:
+        generation = self._generation
+        try:
+            principal = await self._lookup(raw_key)
+        except Exception:
+            stale = self._cache.get(digest)
+            if stale is None:
+                raise
+            # The database is unreachable: keep answering as before rather than failing every request.
+            logger.warning("API key lookup failed; using the cached answer", exc_info=True)
+            principal = stale[0]
+        finally:
+            if self._loading.get(digest) is asyncio.current_task():
+                del self._loading[digest]
+        if generation == self._generation:  # not forgotten meanwhile (a revocation)
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
             self._cache[digest] = (principal, time.monotonic() + CACHE_TTL_S)
@@ -96,9 +116,10 @@ class Authenticator:
         return Principal(key_id=key.id, workspace_id=workspace.id, scope=scope, livemode=workspace.livemode)
 
     def forget(self) -> None:
-        """Drop every cached lookup (after a key is revoked), and what lookups in flight would cache."""
-        self._cache.clear()
+        """Drop every cached lookup (after a key is revoked); lookups in flight are not kept either."""
         self._generation += 1
+        self._cache.clear()
+        self._loading.clear()
 
     async def flush_usage(self) -> None:
         """Write the buffered ``last_used_at`` times."""
@@ -107,6 +128,12 @@ class Authenticator:
             return
         async with self._sessions() as session, session.begin():
             await record_key_use(session, used)
+
+
+def _retrieved(task: "asyncio.Task[Principal | None]") -> None:
+    # A background refresh nobody awaits may fail (logged); never "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
 def raw_key_from(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway import auth
 from gateway.auth import Authenticator, Principal, requires_scope
-from gateway.errors import ForbiddenScope
+from gateway.errors import ForbiddenScope, Unauthorized
 from gateway.models import ApiKey
 from gateway.ratelimit import RateLimiter
 from tests.support import Tenant, assert_error
@@ -109,3 +110,40 @@ async def test_concurrent_requests_share_one_key_lookup(
     authenticator.forget()
     await authenticator.authenticate(tenant.portal_key)
     assert len(queries) == 2
+
+
+class _CountingSessions:
+    """A session factory that counts the sessions opened (one per key lookup)."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+        self.db = db
+        self.opened = 0
+
+    def __call__(self) -> AsyncSession:
+        self.opened += 1
+        return self.db()
+
+
+async def test_expired_entries_are_refreshed_in_the_background(
+    db: async_sessionmaker[AsyncSession], tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the cache's lifetime, requests keep their answer at once while one lookup refreshes it;
+    a revocation found by that lookup applies from then on."""
+    monkeypatch.setattr(auth, "CACHE_TTL_S", -1.0)  # every cached answer is already expired
+    sessions = _CountingSessions(db)
+    authenticator = Authenticator(sessions, RateLimiter(1000, 1.0))  # type: ignore[arg-type]
+    await authenticator.authenticate(tenant.portal_key)
+    principals = await asyncio.gather(*(authenticator.authenticate(tenant.portal_key) for _ in range(20)))
+    assert len(principals) == 20
+    await asyncio.sleep(0.2)
+    assert sessions.opened == 2  # the first lookup, and one refresh for the twenty
+    async with db() as session, session.begin():
+        key = (await session.exec(select(ApiKey).where(ApiKey.scope == "portal"))).one()
+        key.revoked_at = key.created_at
+        session.add(key)
+    await authenticator.authenticate(
+        tenant.portal_key
+    )  # still the cached answer; its refresh sees the revocation
+    await asyncio.sleep(0.2)
+    with pytest.raises(Unauthorized):
+        await authenticator.authenticate(tenant.portal_key)

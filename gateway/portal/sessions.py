@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import stripe
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -148,12 +149,19 @@ class Portal:
         self._stripe = stripe
         self._sync_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
-    async def configuration(self, view: WorkspaceView, named: NamedPreset) -> PortalConfiguration:
-        """The preset's configuration in Stripe: from memory, or synced now (once per process at a time)."""
+    async def configuration(
+        self, view: WorkspaceView, named: NamedPreset, *, again: bool = False
+    ) -> PortalConfiguration:
+        """The preset's configuration in Stripe: from memory, or synced now (once per process at a time).
+
+        ``again``: Stripe refused the one in memory; sync unless another request just did.
+        """
+        refused = view.configurations.get(named.name) if again else None
 
         def current() -> PortalConfiguration | None:
             found = view.configurations.get(named.name)
-            return found if found and found.digest == named.digest and not found.stale else None
+            usable = found and found.digest == named.digest and not found.stale and found is not refused
+            return found if usable else None
 
         found = current()
         if found is not None:
@@ -242,7 +250,15 @@ class Portal:
         )
         client = self._stripe.client_for(view.workspace)
         with stripe_errors():
-            session = await client.v1.billing_portal.sessions.create_async(params=params)  # type: ignore[arg-type]
+            try:
+                session = await client.v1.billing_portal.sessions.create_async(params=params)  # type: ignore[arg-type]
+            except stripe.InvalidRequestError as exc:
+                if exc.param != "configuration":
+                    raise
+                # Deactivated or gone in Stripe (no webhook yet): sync it again and try once more.
+                configuration = await self.configuration(view, named, again=True)
+                params["configuration"] = configuration.configuration_id
+                session = await client.v1.billing_portal.sessions.create_async(params=params)  # type: ignore[arg-type]
         created = from_unix(session.created) or utcnow()
         return PortalSession(
             url=session.url,

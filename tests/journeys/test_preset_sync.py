@@ -98,26 +98,43 @@ async def test_stale_configuration_is_checked_and_restored(
     sandbox_tenant: Tenant,
     seeded: Seeded,
 ) -> None:
-    """Edited and deactivated in Stripe, then marked stale (a webhook): the next session puts it back."""
-    client.app.state.portal.cache.ttl = 0  # other processes' view of the database, without waiting
+    """Edited in Stripe, then marked stale (a webhook): the next sessions put it back as the preset says."""
+    client.app.state.portal.cache.ttl = 0  # reload at every request: stands for the 5 s of another process
     ada = seeded.customers["ada@example.com"]
     first = await _session(client, sandbox_tenant, customer=ada, preset="legacy")
     configuration_id = first["configuration_id"]
     sandbox.client.v1.billing_portal.configurations.update(
-        configuration_id,
-        params={"business_profile": {"headline": "Edited in the Dashboard"}, "active": False},
+        configuration_id, params={"business_profile": {"headline": "Edited in the Dashboard"}}
     )
     async with db() as session, session.begin():
         assert await mark_stale(session, sandbox_tenant.workspace_id, configuration_id)
     listed = (await client.get("/v1/presets/legacy", headers=sandbox_tenant.headers())).json()
     assert listed["sync_state"] == "stale"
-    again = await _session(client, sandbox_tenant, customer=ada, preset="legacy")
+    # The process sees the mark on its next reload (in the background), then restores the configuration.
+    for _ in range(100):
+        again = await _session(client, sandbox_tenant, customer=ada, preset="legacy")
+        restored = sandbox.client.v1.billing_portal.configurations.retrieve(configuration_id)
+        if restored.business_profile.headline != "Edited in the Dashboard":
+            break
+        await asyncio.sleep(0.02)
     assert again["configuration_id"] == configuration_id
-    restored = sandbox.client.v1.billing_portal.configurations.retrieve(configuration_id)
     assert restored.business_profile.headline == "Manage your legacy plan"
-    assert restored.active is True
     listed = (await client.get("/v1/presets/legacy", headers=sandbox_tenant.headers())).json()
     assert listed["sync_state"] == "synced"
+
+
+async def test_deactivated_configuration_heals_on_the_next_session(
+    client: AsyncTestClient[Litestar], sandbox: SandboxServer, sandbox_tenant: Tenant, seeded: Seeded
+) -> None:
+    """Deactivated in Stripe with no webhook heard: the session Stripe refuses is synced and retried once."""
+    ada = seeded.customers["ada@example.com"]
+    first = await _session(client, sandbox_tenant, customer=ada, preset="legacy")
+    sandbox.client.v1.billing_portal.configurations.update(
+        first["configuration_id"], params={"active": False}
+    )
+    again = await _session(client, sandbox_tenant, customer=ada, preset="legacy")
+    assert again["configuration_id"] == first["configuration_id"]
+    assert sandbox.client.v1.billing_portal.configurations.retrieve(first["configuration_id"]).active is True
 
 
 async def test_an_existing_configuration_is_found_by_its_metadata(
