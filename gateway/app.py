@@ -18,6 +18,7 @@ from gateway import __version__
 from gateway.auth import ApiKeyMiddleware, Authenticator, provide_principal
 from gateway.db import make_engine, make_session_factory, migration_heads, open_session
 from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
+from gateway.inbox import run_inbox
 from gateway.logs import configure_logging
 from gateway.portal.links import LinkSigner
 from gateway.portal.sessions import Portal
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
-        lifespan=[_database, serve_sandbox],
+        lifespan=[_database, run_inbox, serve_sandbox],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

@@ -8,8 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +26,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     connect_args: dict[str, Any] = {}
     if settings.database_schema:
@@ -34,10 +34,18 @@ def make_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def make_sqlite_writer_engine(settings: Settings) -> Engine:
+    """A synchronous (pysqlite) engine on the same SQLite file, for work done on a writer thread."""
+    url = make_url(settings.database_url).set(drivername="sqlite")
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
     # pysqlite defers BEGIN until the first write and so breaks SAVEPOINT and transactional DDL;
     # take BEGIN over ourselves (SQLAlchemy docs, "Serializable isolation / Savepoints (asyncio)").
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
@@ -47,7 +55,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: a read-then-write transaction can otherwise
         # fail with SQLITE_BUSY when another writer commits in between, busy timeout or not.

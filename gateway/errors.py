@@ -14,6 +14,8 @@ Each class carries a stable ``code`` (the ``error_code`` users and docs rely on)
   x ReturnUrlNotAllowed          400 return_url_not_allowed
   x IdempotencyConflict          409 idempotency_conflict
   x RateLimited                  429 rate_limited (``Retry-After``)
+  x SignatureInvalid             400 signature_invalid
+  x Unavailable                  503 unavailable (``Retry-After``)
   x StripeFailure
     + StripeAuthFailed           502 stripe_auth_failed
     + StripeRateLimited          503 stripe_rate_limited (``Retry-After``)
@@ -125,6 +127,23 @@ class RateLimited(GatewayError):
 
     code = "rate_limited"
     status = 429
+
+
+class SignatureInvalid(GatewayError):
+    """A Stripe webhook whose ``Stripe-Signature`` is missing, stale, or made with another secret."""
+
+    code = "signature_invalid"
+    status = 400
+
+
+class Unavailable(GatewayError):
+    """The gateway cannot take this request right now (starting, stopping, overloaded); retry soon."""
+
+    code = "unavailable"
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
 
 
 class StripeFailure(GatewayError):

@@ -128,7 +128,7 @@ class PaymentFacts:
 _NO_SUBSCRIPTION = SubscriptionFacts(subscription_id="", status="")
 
 
-def _moments(prefix: str, seconds: int) -> dict[str, Any]:
+def moments(prefix: str, seconds: int) -> dict[str, Any]:
     """``{prefix: ISO, prefix_unix: seconds, prefix_ms: milliseconds}`` ("" and 0 when ``seconds`` is 0)."""
     if not seconds:
         return {prefix: "", f"{prefix}_unix": 0, f"{prefix}_ms": 0}
@@ -166,7 +166,7 @@ def build_flat_event(
         stripe_event_type=stripe_event_type,
         workspace_id=workspace_id,
         livemode=livemode,
-        **_moments("occurred_at", occurred_at),
+        **moments("occurred_at", occurred_at),
         customer_id=customer.customer_id,
         customer_email=customer.email,
         external_user_id=customer.external_user_id,
@@ -181,9 +181,9 @@ def build_flat_event(
         quantity=sub.quantity,
         preset=sub.preset,
         cancel_at_period_end=sub.cancel_at_period_end,
-        **_moments("current_period_end", sub.current_period_end),
-        **_moments("canceled_at", sub.canceled_at),
-        **_moments("trial_end", sub.trial_end),
+        **moments("current_period_end", sub.current_period_end),
+        **moments("canceled_at", sub.canceled_at),
+        **moments("trial_end", sub.trial_end),
         invoice_id=payment.invoice_id,
         amount_paid=payment.amount_paid,
         currency=payment.currency,

@@ -151,9 +151,10 @@ class Subscription(SQLModel, table=True):
     trial_end: datetime | None = None
     #: Grows with every applied change, so receivers can drop stale events.
     version: int = 0
-    #: ``created`` and ID of the newest Stripe event applied (older ones never roll state back).
+    #: ``created``, ID and type of the newest Stripe event applied (older ones never roll state back).
     stripe_created: int = 0
     stripe_event_id: str = Field(default="", max_length=100)
+    stripe_event_type: str = Field(default="", sa_column_kwargs={"server_default": ""}, max_length=100)
     updated_at: datetime = Field(default_factory=utcnow)
 
 

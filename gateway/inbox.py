@@ -1,0 +1,71 @@
+"""Where Stripe's webhooks land: checked in the request, then written by one group-committing writer.
+
+Everything that costs CPU but no database (signature, parsing, the optional re-fetch from Stripe)
+happens in the request, concurrently; only verified events queue for the writer, and the request
+is answered once the transaction holding its event has committed.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import ValidationFailed
+from gateway.event_facts import SUBSCRIPTION_EVENTS
+from gateway.group_commit import GroupCommitter
+from gateway.ingest import Outcome, apply_batch
+from gateway.stripe_client import StripeClients
+from gateway.stripe_events import (
+    VerifiedEvent,
+    WebhookTargets,
+    parse_event,
+    refetch_subscription,
+    verify_signature,
+)
+from gateway.vault import Vault
+from gateway.writer import Writer
+
+
+class Inbox:
+    """Receives the Stripe events of every workspace."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        writer: Writer,
+        stripe_clients: StripeClients,
+    ) -> None:
+        self.targets = WebhookTargets(sessions, vault)
+        self.writer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
+        self._stripe = stripe_clients
+
+    async def receive(self, workspace_id: str, body: bytes, signature: str) -> tuple[VerifiedEvent, Outcome]:
+        """Verify, parse and durably apply one delivery of a Stripe event; the event and its outcome."""
+        try:
+            payload = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = "The body is not UTF-8 text."
+            raise ValidationFailed(msg) from exc
+        target = await self.targets.get(workspace_id)
+        verify_signature(payload, signature, target.secrets if target else ())  # no workspace: no secrets
+        event = parse_event(workspace_id, payload)
+        if target and target.workspace.refetch_subscriptions and event.type in SUBSCRIPTION_EVENTS:
+            event = await refetch_subscription(self._stripe, target.workspace, event)
+        return event, await self.writer.submit(event)
+
+
+@contextlib.asynccontextmanager
+async def run_inbox(app: Litestar) -> AsyncIterator[None]:
+    """Lifespan: the inbox and its writer (stopped after what was accepted is written)."""
+    state = app.state
+    writer = Writer(state.settings, state.engine)
+    state.inbox = Inbox(state.session_factory, state.vault, writer, state.stripe)
+    state.inbox.writer.start()
+    try:
+        yield
+    finally:
+        await state.inbox.writer.stop()
+        await writer.close()

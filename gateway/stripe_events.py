@@ -1,0 +1,175 @@
+"""Stripe's webhook events as they arrive: signature checked with the SDK, parsed once, re-fetched.
+
+Verification runs on the raw body (any re-serialisation breaks the HMAC), with every signing secret
+of the workspace (two while one is being rotated) and Stripe's 300-second tolerance.
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgspec
+import stripe
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import (
+    SignatureInvalid,
+    StripeFailure,
+    StripeRateLimited,
+    StripeUnavailable,
+    ValidationFailed,
+)
+from gateway.models import Workspace
+from gateway.stripe_client import StripeClients, stripe_errors
+from gateway.vault import Vault
+from gateway.workspaces import webhook_secrets
+
+logger = logging.getLogger(__name__)
+
+#: Stripe's own default: a signature older than this is refused (replays).
+TOLERANCE_S = 300
+CACHE_TTL_S = 5.0
+MAX_CACHED = 10_000
+MAX_WORKSPACE_ID = 40
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEvent:
+    """A Stripe event whose signature checked out, parsed once."""
+
+    workspace_id: str
+    stripe_event_id: str
+    type: str
+    #: ``event.created``, Unix seconds.
+    created: int
+    livemode: bool
+    api_version: str
+    #: ``data.object``, or the object as re-fetched from Stripe.
+    object: dict[str, Any]
+    previous_attributes: dict[str, Any]
+    #: The raw body, exactly as Stripe signed it.
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """A workspace that receives Stripe events, with its signing secrets decrypted."""
+
+    workspace: Workspace
+    secrets: tuple[str, ...]
+
+
+class WebhookTargets:
+    """Workspaces by ID with their secrets, cached for a few seconds: no database work per event."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], vault: Vault) -> None:
+        self._sessions = sessions
+        self._vault = vault
+        self._cache: dict[str, tuple[WebhookTarget | None, float]] = {}
+
+    async def get(self, workspace_id: str) -> WebhookTarget | None:
+        """The workspace's target, or None when there is no such workspace."""
+        now = time.monotonic()
+        cached = self._cache.get(workspace_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        target = await self._load(workspace_id) if len(workspace_id) <= MAX_WORKSPACE_ID else None
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()
+        self._cache[workspace_id] = (target, now + CACHE_TTL_S)
+        return target
+
+    async def _load(self, workspace_id: str) -> WebhookTarget | None:
+        async with self._sessions() as session:
+            workspace = await session.get(Workspace, workspace_id)
+        if workspace is None:
+            return None
+        return WebhookTarget(workspace=workspace, secrets=tuple(webhook_secrets(self._vault, workspace)))
+
+
+def verify_signature(payload: str, header: str, secrets: Sequence[str]) -> None:
+    """Pass when any of ``secrets`` signed ``payload`` less than 300 s ago; ``SignatureInvalid`` otherwise."""
+    if not header:
+        msg = "Missing Stripe-Signature header: only Stripe's signed webhooks are accepted here."
+        raise SignatureInvalid(msg)
+    if not secrets:
+        msg = (
+            "No Stripe webhook signing secret is set for this workspace (or there is no such "
+            "workspace): set one with `gateway workspace update --webhook-secret whsec_...`."
+        )
+        raise SignatureInvalid(msg)
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=TOLERANCE_S)
+        except stripe.SignatureVerificationError:
+            continue
+        return
+    # Only on failure: was it a good signature, just too old? (a clearer message for replays)
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=None)
+        except stripe.SignatureVerificationError:
+            continue
+        msg = f"The Stripe-Signature timestamp is more than {TOLERANCE_S} seconds old."
+        raise SignatureInvalid(msg)
+    msg = "The Stripe-Signature does not match this workspace's webhook signing secret."
+    raise SignatureInvalid(msg)
+
+
+def parse_event(workspace_id: str, payload: str) -> VerifiedEvent:
+    """The event in a verified body; ``ValidationFailed`` when it is not a Stripe snapshot event."""
+    try:
+        event = msgspec.json.decode(payload)
+    except msgspec.DecodeError as exc:
+        msg = "The body is not JSON."
+        raise ValidationFailed(msg) from exc
+    data = event.get("data") if isinstance(event, dict) else None
+    obj = data.get("object") if isinstance(data, dict) else None
+    if (
+        not isinstance(obj, dict)
+        or not isinstance(event.get("id"), str)
+        or not isinstance(event.get("type"), str)
+        or not isinstance(event.get("created"), int)
+    ):
+        msg = "Not a Stripe snapshot event (thin events are not supported: use a snapshot endpoint)."
+        raise ValidationFailed(msg)
+    previous = data.get("previous_attributes") if isinstance(data, dict) else None
+    return VerifiedEvent(
+        workspace_id=workspace_id,
+        stripe_event_id=event["id"],
+        type=event["type"],
+        created=event["created"],
+        livemode=event.get("livemode") is True,
+        api_version=str(event.get("api_version") or ""),
+        object=obj,
+        previous_attributes=previous if isinstance(previous, dict) else {},
+        payload=payload,
+    )
+
+
+async def refetch_subscription(
+    clients: StripeClients, workspace: Workspace, event: VerifiedEvent
+) -> VerifiedEvent:
+    """``event`` with its subscription as Stripe has it now (customer expanded).
+
+    Stripe being unreachable is passed on (the webhook answers 503 and Stripe retries later); any other
+    refusal (a revoked key, a subscription Stripe no longer knows) falls back to the event's own copy.
+    """
+    subscription_id = str(event.object.get("id") or "")
+    try:
+        with stripe_errors():
+            fetched = await clients.client_for(workspace).v1.subscriptions.retrieve_async(
+                subscription_id, params={"expand": ["customer"]}
+            )
+    except (StripeUnavailable, StripeRateLimited):
+        raise
+    except StripeFailure as exc:
+        logger.warning(
+            "re-fetching a subscription failed; using the event's copy",
+            extra={"workspace_id": workspace.id, "subscription_id": subscription_id, "error": exc.code},
+        )
+        return event
+    return replace(event, object=fetched.to_dict())

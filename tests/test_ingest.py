@@ -1,0 +1,203 @@
+"""Ingest in batches: one transaction per batch, all or nothing, one bad event failing alone."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import Connection, func
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import ingest
+from gateway.db import make_engine
+from gateway.group_commit import GroupCommitter
+from gateway.ingest import Outcome, Work, apply_batch
+from gateway.models import Customer, Delivery, Event, StripeEvent, Subscription
+from gateway.settings import Settings
+from gateway.stripe_events import VerifiedEvent, parse_event
+from gateway.vault import Vault
+from gateway.writer import Writer
+from tests import stripe_payloads as sp
+from tests.support import Tenant, assert_error
+
+pytestmark = pytest.mark.anyio
+
+TABLES = (StripeEvent, Subscription, Customer, Event, Delivery)
+NOTHING = {"stripe_events": 0, "subscriptions": 0, "customers": 0, "events": 0, "deliveries": 0}
+
+
+class CountingWriter(Writer):
+    """A writer that counts its transactions."""
+
+    transactions = 0
+
+    async def run(self, work: Callable[[Connection], Any]) -> Any:
+        self.transactions += 1
+        return await super().run(work)
+
+
+@pytest.fixture
+async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[CountingWriter]:
+    engine = make_engine(settings)
+    writer = CountingWriter(settings, engine)
+    yield writer
+    await writer.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def hooked(tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault) -> Tenant:
+    await sp.enable_webhooks(db, vault, tenant.workspace_id)
+    return tenant
+
+
+def verified(tenant: Tenant, stripe_event: dict[str, Any]) -> VerifiedEvent:
+    return parse_event(tenant.workspace_id, sp.body_of(stripe_event))
+
+
+async def row_counts(db: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with db() as session:
+        return {
+            table.__tablename__: (await session.exec(select(func.count()).select_from(table))).one()  # type: ignore[attr-defined]
+            for table in TABLES
+        }
+
+
+def subscription_events(tenant: Tenant, count: int) -> list[VerifiedEvent]:
+    return [
+        verified(
+            tenant,
+            sp.event("customer.subscription.created", sp.subscription(f"sub_{i}", customer=f"cus_{i}")),
+        )
+        for i in range(count)
+    ]
+
+
+async def test_copies_within_one_batch_apply_once(hooked: Tenant, writer: Writer) -> None:
+    """Two copies of an event in the same batch: the first applies, the second is a duplicate."""
+    first, second = subscription_events(hooked, 2)
+    outcomes = await writer.run(lambda c: apply_batch(c, [first, first, second, first]))
+    assert outcomes == ["applied", "duplicate", "applied", "duplicate"]
+
+
+async def test_concurrent_events_share_transactions(
+    hooked: Tenant, writer: CountingWriter, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Events submitted together are committed in far fewer transactions than events."""
+    committer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
+    committer.start()
+    try:
+        outcomes = await asyncio.gather(*[committer.submit(e) for e in subscription_events(hooked, 40)])
+    finally:
+        await committer.stop()
+    assert outcomes == ["applied"] * 40
+    assert writer.transactions <= 2
+    assert (await row_counts(db))["deliveries"] == 40
+
+
+async def test_a_failing_event_does_not_sink_its_batch_mates(
+    hooked: Tenant,
+    writer: CountingWriter,
+    db: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One event that cannot be written fails alone; the others of its batch are committed."""
+    events = subscription_events(hooked, 5)
+    bad = events[2].stripe_event_id
+
+    def write_flat_events(connection: Connection, work: Work) -> None:
+        if any(event.stripe_event_id == bad for event in work.new):
+            msg = "the disk is on fire"
+            raise RuntimeError(msg)
+        ingest.write_flat_events(connection, work)
+
+    monkeypatch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.write_flat_events, write_flat_events))
+    committer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
+    committer.start()
+    try:
+        results = await asyncio.gather(*[committer.submit(e) for e in events], return_exceptions=True)
+    finally:
+        await committer.stop()
+    assert [r if isinstance(r, str) else type(r).__name__ for r in results] == [
+        "applied",
+        "applied",
+        "RuntimeError",
+        "applied",
+        "applied",
+    ]
+    assert await row_counts(db) == {
+        "stripe_events": 4,
+        "subscriptions": 4,
+        "customers": 0,
+        "events": 4,
+        "deliveries": 4,
+    }
+
+
+STEP_NAMES = [step.__name__ for step in ingest.STEPS]
+
+
+@pytest.mark.parametrize("after", STEP_NAMES)
+async def test_a_crash_after_any_step_leaves_nothing_and_a_retry_everything(
+    hooked: Tenant,
+    writer: Writer,
+    db: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+    after: str,
+) -> None:
+    """Dying after any step stores nothing at all; Stripe's retry then stores everything, once."""
+    events = [
+        verified(hooked, sp.event("customer.updated", sp.customer())),
+        verified(hooked, sp.event("customer.subscription.created", sp.subscription())),
+        verified(hooked, sp.event("invoice.paid", sp.invoice())),
+    ]
+    step = next(s for s in ingest.STEPS if s.__name__ == after)
+
+    def crash_after(connection: Connection, work: Work) -> None:
+        step(connection, work)
+        msg = f"killed after {after}"
+        raise SystemError(msg)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "STEPS", _replace(ingest.STEPS, step, crash_after))
+        with pytest.raises(SystemError):
+            await writer.run(lambda c: apply_batch(c, events))
+    assert await row_counts(db) == NOTHING
+    assert await writer.run(lambda c: apply_batch(c, events)) == ["applied"] * 3
+    assert await row_counts(db) == {
+        "stripe_events": 3,
+        "subscriptions": 1,
+        "customers": 1,
+        "events": 3,
+        "deliveries": 3,
+    }
+
+
+async def test_a_crash_answers_500_so_stripe_retries(
+    client: AsyncTestClient[Litestar],
+    hooked: Tenant,
+    db: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the write fails, Stripe gets a 5xx (and retries); the retry is applied as if first."""
+    created = sp.event("customer.subscription.created", sp.subscription())
+
+    def broken(_connection: Connection, _work: Work) -> None:
+        msg = "database went away"
+        raise ConnectionError(msg)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.queue_deliveries, broken))
+        assert_error(await sp.send(client, hooked.workspace_id, created), 500, "internal_error")
+    assert (await row_counts(db))["stripe_events"] == 0
+    retry = await sp.send(client, hooked.workspace_id, created)
+    assert (retry.status_code, retry.json()["outcome"]) == (200, "applied")
+    assert (await row_counts(db))["deliveries"] == 1
+
+
+def _replace(steps: Sequence[Any], old: Any, new: Any) -> tuple[Any, ...]:
+    return tuple(new if step is old else step for step in steps)
