@@ -18,6 +18,7 @@ from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory, upgrade_database
 from gateway.errors import GatewayError
 from gateway.keys import create_key, list_keys, revoke_key
+from gateway.models import Workspace
 from gateway.openapi import render_openapi
 from gateway.presets import DEFAULT_PRESET, workspace_catalog
 from gateway.presets.catalog import load_files
@@ -27,7 +28,16 @@ from gateway.settings import Settings
 from gateway.stripe_client import StripeClients
 from gateway.timestamps import iso
 from gateway.vault import Vault
-from gateway.workspaces import create_workspace, get_workspace, list_workspaces, webhook_url
+from gateway.webhook_endpoints import register_webhook_endpoint
+from gateway.workspaces import (
+    add_webhook_secret,
+    create_workspace,
+    get_workspace,
+    list_workspaces,
+    set_webhook_secrets,
+    webhook_secrets,
+    webhook_url,
+)
 
 T = TypeVar("T")
 
@@ -108,8 +118,15 @@ def workspace() -> None:
 @click.argument("name")
 @click.option("--stripe-key", required=True, help="The Stripe secret key (sk_test_/sk_live_ or rk_).")
 @click.option("--webhook-secret", default="", help="The Stripe webhook signing secret (whsec_...).")
+@click.option(
+    "--register-webhook",
+    is_flag=True,
+    help="Create the Stripe webhook endpoint (webhook_url, the events handled) and keep its secret.",
+)
 @click.option("--api-base", default="", help="A Stripe-compatible API base for this workspace.")
-def workspace_create(name: str, stripe_key: str, webhook_secret: str, api_base: str) -> None:
+def workspace_create(
+    name: str, stripe_key: str, webhook_secret: str, register_webhook: bool, api_base: str
+) -> None:
     """Create a workspace and print its admin API key (shown once)."""
     settings = Settings()
     vault = Vault(settings.secret_keys())
@@ -124,6 +141,9 @@ def workspace_create(name: str, stripe_key: str, webhook_secret: str, api_base: 
             webhook_secret=webhook_secret,
             api_base=api_base,
         )
+        if register_webhook:  # in the same transaction: a refusal from Stripe creates nothing here
+            await _register_webhook(settings, vault, ws)
+            session.add(ws)
         return {
             "workspace_id": ws.id,
             "name": ws.name,
@@ -135,7 +155,68 @@ def workspace_create(name: str, stripe_key: str, webhook_secret: str, api_base: 
     created = _in_session(settings, work)
     _emit(created)
     _say(f"Workspace {name} created. The API key above is shown once: store it now.")
-    _say(f"Point a Stripe webhook endpoint at {created['webhook_url']}")
+    if register_webhook:
+        _say(f"Stripe now sends this workspace's events to {created['webhook_url']}")
+    else:
+        _say(f"Point a Stripe webhook endpoint at {created['webhook_url']}")
+
+
+async def _register_webhook(settings: Settings, vault: Vault, ws: Workspace) -> str:
+    clients = StripeClients(settings, vault)
+    try:
+        return await register_webhook_endpoint(clients, settings, vault, ws)
+    finally:
+        await clients.close()
+
+
+@workspace.command("update")
+@click.argument("name")
+@click.option(
+    "--webhook-secret", default="", help="A new signing secret (whsec_...); the previous one keeps working."
+)
+@click.option("--drop-previous-secret", is_flag=True, help="Keep only the newest signing secret.")
+@click.option(
+    "--register-webhook", is_flag=True, help="Create a new Stripe webhook endpoint and keep its secret."
+)
+@click.option(
+    "--refetch-subscriptions/--no-refetch-subscriptions",
+    default=None,
+    help="Read each subscription from Stripe before forwarding its events (one Stripe call per event).",
+)
+def workspace_update(
+    name: str,
+    webhook_secret: str,
+    drop_previous_secret: bool,
+    register_webhook: bool,
+    refetch_subscriptions: bool | None,
+) -> None:
+    """Change a workspace: rotate its webhook signing secret, re-fetching of subscriptions."""
+    settings = Settings()
+    vault = Vault(settings.secret_keys())
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        ws = await get_workspace(session, name)
+        if webhook_secret:
+            add_webhook_secret(vault, ws, webhook_secret)
+        if register_webhook:
+            await _register_webhook(settings, vault, ws)
+        if drop_previous_secret:
+            set_webhook_secrets(vault, ws, webhook_secrets(vault, ws)[:1])
+        if refetch_subscriptions is not None:
+            ws.refetch_subscriptions = refetch_subscriptions
+        session.add(ws)
+        return {
+            "workspace_id": ws.id,
+            "name": ws.name,
+            "livemode": ws.livemode,
+            "webhook_url": webhook_url(settings, ws.id),
+            "webhook_secrets": len(webhook_secrets(vault, ws)),
+            "stripe_webhook_endpoint_id": ws.stripe_webhook_endpoint_id,
+            "refetch_subscriptions": ws.refetch_subscriptions,
+        }
+
+    _emit(_in_session(settings, work))
+    _say("Running gateways use the change within seconds.")
 
 
 @workspace.command("list")

@@ -8,6 +8,9 @@ SUBSCRIPTION_EVENTS = frozenset(t for t in FLAT_TYPES if t.startswith("customer.
 INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 CHECKOUT_COMPLETED = "checkout.session.completed"
 CUSTOMER_UPDATED = "customer.updated"
+CONFIGURATION_UPDATED = "billing_portal.configuration.updated"
+#: Every type the gateway acts on; ``gateway workspace create --register-webhook`` subscribes to these.
+HANDLED_EVENTS: tuple[str, ...] = (*FLAT_TYPES, CONFIGURATION_UPDATED)
 
 
 def subscription_of(event: VerifiedEvent) -> str:

@@ -7,15 +7,19 @@ is answered once the transaction holding its event has committed.
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.errors import ValidationFailed
+from gateway.errors import NotFound, ValidationFailed
 from gateway.event_facts import SUBSCRIPTION_EVENTS
 from gateway.group_commit import GroupCommitter
 from gateway.ingest import Outcome, apply_batch
+from gateway.mirror import MirrorState, read_subscription
+from gateway.portal.cache import PortalCache
+from gateway.presets import choose_preset
 from gateway.stripe_client import StripeClients
 from gateway.stripe_events import (
     VerifiedEvent,
@@ -37,10 +41,12 @@ class Inbox:
         vault: Vault,
         writer: Writer,
         stripe_clients: StripeClients,
+        portal: PortalCache,
     ) -> None:
         self.targets = WebhookTargets(sessions, vault)
         self.writer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
         self._stripe = stripe_clients
+        self._portal = portal
 
     async def receive(self, workspace_id: str, body: bytes, signature: str) -> tuple[VerifiedEvent, Outcome]:
         """Verify, parse and durably apply one delivery of a Stripe event; the event and its outcome."""
@@ -52,9 +58,23 @@ class Inbox:
         target = await self.targets.get(workspace_id)
         verify_signature(payload, signature, target.secrets if target else ())  # no workspace: no secrets
         event = parse_event(workspace_id, payload)
-        if target and target.workspace.refetch_subscriptions and event.type in SUBSCRIPTION_EVENTS:
-            event = await refetch_subscription(self._stripe, target.workspace, event)
+        if event.type in SUBSCRIPTION_EVENTS:
+            if target and target.workspace.refetch_subscriptions:
+                event = await refetch_subscription(self._stripe, target.workspace, event)
+            event = replace(event, subscription=await self._read_subscription(event))
         return event, await self.writer.submit(event)
+
+    async def _read_subscription(self, event: VerifiedEvent) -> MirrorState:
+        """The state the event's subscription object describes, with the preset ``auto`` picks for it."""
+        state = read_subscription(
+            event.object, event_type=event.type, event_id=event.stripe_event_id, created=event.created
+        )
+        try:
+            catalog = (await self._portal.view(event.workspace_id)).catalog
+        except NotFound:  # the workspace was deleted since its signature checked out
+            return state
+        state.preset = choose_preset(catalog.presets, state.items)
+        return state
 
 
 @contextlib.asynccontextmanager
@@ -62,7 +82,7 @@ async def run_inbox(app: Litestar) -> AsyncIterator[None]:
     """Lifespan: the inbox and its writer (stopped after what was accepted is written)."""
     state = app.state
     writer = Writer(state.settings, state.engine)
-    state.inbox = Inbox(state.session_factory, state.vault, writer, state.stripe)
+    state.inbox = Inbox(state.session_factory, state.vault, writer, state.stripe, state.portal.cache)
     state.inbox.writer.start()
     try:
         yield

@@ -31,6 +31,7 @@ from sqlmodel import SQLModel
 from gateway import customers, mirror
 from gateway.customers import CustomerState, apply_customer, fill_customer
 from gateway.event_facts import (
+    CONFIGURATION_UPDATED,
     CUSTOMER_UPDATED,
     SUBSCRIPTION_EVENTS,
     contact_of,
@@ -42,15 +43,13 @@ from gateway.flat_events import FLAT_TYPES, PaymentFacts, SubscriptionFacts, bui
 from gateway.ids import new_id
 from gateway.mirror import MirrorState, advance, is_newer, read_subscription
 from gateway.models import Customer, Delivery, Event, StripeEvent, Subscriber, Subscription, utcnow
+from gateway.presets import stale_update
 from gateway.stripe_events import VerifiedEvent
 from gateway.stripe_objects import str_of
 
 Outcome = Literal["applied", "stale", "ignored", "duplicate"]
 Key = tuple[str, str]
 Row = dict[str, Any]
-
-#: Every type the gateway acts on; ``gateway workspace create --register-webhook`` subscribes to these.
-HANDLED_EVENTS: tuple[str, ...] = (*FLAT_TYPES, "billing_portal.configuration.updated")
 
 
 @dataclass
@@ -71,6 +70,8 @@ class Work:
     changed: set[tuple[str, Key]] = field(default_factory=set)
     stripe_events: list[Row] = field(default_factory=list)
     flat_events: dict[Key, list[Row]] = field(default_factory=dict)
+    #: ``billing_portal.configuration.updated``: (workspace, configuration) to mark stale.
+    changed_configurations: dict[Key, Key] = field(default_factory=dict)
 
     def results(self) -> list[Outcome]:
         """Each submitted item's outcome (a copy seen before, in this batch or earlier, is a duplicate)."""
@@ -152,7 +153,7 @@ def _apply_one(work: Work, event: VerifiedEvent) -> tuple[Outcome, Row | None]:
     payment: PaymentFacts | None = None
     outcome: Outcome = "applied"
     if event.type in SUBSCRIPTION_EVENTS:
-        state = read_subscription(
+        state = event.subscription or read_subscription(
             obj, event_type=event.type, event_id=event.stripe_event_id, created=event.created
         )
         if not state.subscription_id:
@@ -180,6 +181,9 @@ def _apply_one(work: Work, event: VerifiedEvent) -> tuple[Outcome, Row | None]:
         )
         subscription = work.subscriptions.get((ws, subscription_of(event)))
         previous_status = subscription.status if subscription else ""
+    elif event.type == CONFIGURATION_UPDATED:
+        work.changed_configurations[_key(event)] = (ws, str_of(obj.get("id")))
+        return "applied", None
     else:
         return "ignored", None
     customer_id = subscription.customer_id if subscription else customer_of(event)
@@ -215,6 +219,15 @@ def _learn(work: Work, workspace_id: str, state: CustomerState | None) -> None:
         key = (workspace_id, state.customer_id)
         work.customers[key] = state
         work.changed.add(("customers", key))
+
+
+def mark_configurations_stale(connection: Connection, work: Work) -> None:
+    """Have the portal check changed configurations against their presets before their next use."""
+    for key, (workspace_id, configuration_id) in work.changed_configurations.items():
+        if not connection.execute(stale_update(workspace_id, configuration_id)).rowcount:
+            work.outcomes[key] = "ignored"  # not one of the gateway's configurations
+    for row in work.stripe_events:
+        row["outcome"] = work.outcomes[row["workspace_id"], row["stripe_event_id"]]
 
 
 def record_stripe_events(connection: Connection, work: Work) -> None:
@@ -294,6 +307,7 @@ STEPS = (
     skip_duplicates,
     load_state,
     apply_events,
+    mark_configurations_stale,
     record_stripe_events,
     write_mirror,
     write_customers,

@@ -22,6 +22,7 @@ from gateway.errors import (
     StripeUnavailable,
     ValidationFailed,
 )
+from gateway.mirror import MirrorState
 from gateway.models import Workspace
 from gateway.stripe_client import StripeClients, stripe_errors
 from gateway.vault import Vault
@@ -52,6 +53,9 @@ class VerifiedEvent:
     previous_attributes: dict[str, Any]
     #: The raw body, exactly as Stripe signed it.
     payload: str
+    #: For subscription events: the state the object describes, read (and its preset picked) before
+    #: the event queues for the writer, which then only compares and stores.
+    subscription: MirrorState | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,10 @@ class WebhookTargets:
             self._cache.clear()
         self._cache[workspace_id] = (target, now + CACHE_TTL_S)
         return target
+
+    def forget(self, workspace_id: str) -> None:
+        """Read the workspace again on its next event (its secrets changed in this process)."""
+        self._cache.pop(workspace_id, None)
 
     async def _load(self, workspace_id: str) -> WebhookTarget | None:
         async with self._sessions() as session:

@@ -102,6 +102,20 @@ def set_webhook_secrets(vault: Vault, workspace: Workspace, secrets: list[str]) 
     workspace.webhook_secrets_enc = vault.encrypt(json.dumps(secrets)) if secrets else ""
 
 
+def add_webhook_secret(
+    vault: Vault, workspace: Workspace, secret: str, *, keep_previous: bool = True
+) -> None:
+    """Make ``secret`` the newest signing secret (at most two are kept).
+
+    The one it replaces keeps verifying, for a rotation, unless ``keep_previous`` is false.
+    """
+    if not secret.startswith("whsec_"):
+        msg = "A Stripe webhook signing secret starts with whsec_."
+        raise ValidationFailed(msg, field="webhook_secret")
+    previous = webhook_secrets(vault, workspace)[:1] if keep_previous else []
+    set_webhook_secrets(vault, workspace, [secret, *(s for s in previous if s != secret)])
+
+
 def stripe_api_base(settings: Settings, workspace: Workspace) -> str:
     """The Stripe API base this workspace talks to."""
     return workspace.stripe_api_base or settings.stripe_api_base

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.models import Delivery, Event
+from gateway.models import Delivery, Event, Subscription
 from gateway.vault import Vault
 from tests import stripe_payloads as sp
 from tests.flat_contract import FLAT_EVENT_TYPES, assert_flat
@@ -160,3 +160,21 @@ async def test_older_customer_update_never_overwrites_newer(
     assert (await sp.send(client, hooked.workspace_id, newer)).json()["outcome"] == "applied"
     assert (await sp.send(client, hooked.workspace_id, older)).json()["outcome"] == "stale"
     assert [e["customer_email"] for e in await flat_events(db)] == ["new@example.com", "new@example.com"]
+
+
+@pytest.mark.parametrize(("lookup_key", "preset"), [("legacy_monthly", "legacy"), ("pro_monthly", "default")])
+async def test_preset_is_what_auto_would_pick(
+    client: AsyncTestClient[Litestar],
+    hooked: Tenant,
+    db: async_sessionmaker[AsyncSession],
+    lookup_key: str,
+    preset: str,
+) -> None:
+    """The mirror and every flat event carry the preset ``auto`` picks for the subscription's price."""
+    obj = sp.subscription(lookup_key=lookup_key)
+    await sp.send(client, hooked.workspace_id, sp.event("customer.subscription.created", obj))
+    await sp.send(client, hooked.workspace_id, sp.event("invoice.paid", sp.invoice()))
+    async with db() as session:
+        mirrored = (await session.exec(select(Subscription))).one()
+    assert mirrored.preset == preset
+    assert [e["preset"] for e in await flat_events(db)] == [preset, preset]

@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.models import Customer, Delivery, Event, StripeEvent, Subscription, Workspace
+from gateway.models import (
+    Customer,
+    Delivery,
+    Event,
+    PortalConfiguration,
+    StripeEvent,
+    Subscription,
+    Workspace,
+)
 from gateway.vault import Vault
 from gateway.workspaces import set_webhook_secrets
 from tests import stripe_payloads as sp
@@ -339,3 +347,33 @@ async def test_events_of_one_workspace_never_touch_another(
     )
     assert_error(response, 400, "signature_invalid")
     assert await row_counts(db) == NOTHING
+
+
+async def test_portal_configuration_updated_marks_the_preset_cache_stale(
+    client: AsyncTestClient[Litestar], hooked: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """billing_portal.configuration.updated for a synced configuration marks it stale, forwarding nothing."""
+    async with db() as session, session.begin():
+        session.add(
+            PortalConfiguration(
+                workspace_id=hooked.workspace_id,
+                preset="legacy",
+                configuration_id="bpc_1",
+                hash="h",
+                digest="d",
+            )
+        )
+    ours = sp.event(
+        "billing_portal.configuration.updated", {"id": "bpc_1", "object": "billing_portal.configuration"}
+    )
+    other = sp.event(
+        "billing_portal.configuration.updated", {"id": "bpc_x", "object": "billing_portal.configuration"}
+    )
+    assert (await send(client, hooked.workspace_id, ours)).json()["outcome"] == "applied"
+    assert (await send(client, hooked.workspace_id, other)).json()["outcome"] == "ignored"
+    async with db() as session:
+        configuration = (await session.exec(select(PortalConfiguration))).one()
+        outcomes = sorted(e.outcome for e in (await session.exec(select(StripeEvent))).all())
+    assert configuration.stale is True
+    assert outcomes == ["applied", "ignored"]
+    assert await row_counts(db) == {**NOTHING, "stripe_events": 2}

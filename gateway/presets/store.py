@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Update, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,12 +98,18 @@ async def synced_configurations(session: AsyncSession, workspace_id: str) -> dic
 async def mark_stale(session: AsyncSession, workspace_id: str, configuration_id: str) -> bool:
     """Note that a configuration changed in Stripe; whether the gateway knew it.
 
-    For ``billing_portal.configuration.updated`` events (webhooks-in calls this in its transaction).
-    The next portal session for that preset compares the configuration with the preset again and
-    updates it in place if someone edited it (in the Dashboard, say); every process notices within
-    the cache's time to live (``gateway.portal.cache.TTL_S``).
+    For ``billing_portal.configuration.updated`` events (webhooks-in runs ``stale_update`` in its
+    transaction). The next portal session for that preset compares the configuration with the preset
+    again and updates it in place if someone edited it (in the Dashboard, say); every process notices
+    within the cache's time to live (``gateway.portal.cache.TTL_S``).
     """
-    result = await session.exec(
+    result = await session.exec(stale_update(workspace_id, configuration_id))
+    return bool(result.rowcount)
+
+
+def stale_update(workspace_id: str, configuration_id: str) -> Update:
+    """The statement behind ``mark_stale``, for callers holding a plain connection."""
+    return (
         update(PortalConfiguration)
         .where(
             col(PortalConfiguration.workspace_id) == workspace_id,
@@ -111,4 +117,3 @@ async def mark_stale(session: AsyncSession, workspace_id: str, configuration_id:
         )
         .values(stale=True)
     )
-    return bool(result.rowcount)

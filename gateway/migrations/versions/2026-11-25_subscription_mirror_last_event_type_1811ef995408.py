@@ -1,7 +1,7 @@
 """subscription mirror remembers the last event type
 
 Revision ID: 1811ef995408
-Revises: 90377d3bc297
+Revises: ed9489b3fd8f
 Create Date: 2026-11-25 19:02:54.246717
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "1811ef995408"
-down_revision: str | None = "90377d3bc297"
+down_revision: str | None = "ed9489b3fd8f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
