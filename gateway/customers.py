@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.flat_events import CustomerFacts
 from gateway.stripe_objects import dict_of, str_of
 
 
@@ -22,12 +21,6 @@ class CustomerState:
     external_user_id: str = ""
     #: ``created`` of the newest authoritative event applied (0: only filled in from other objects).
     stripe_created: int = 0
-
-    def facts(self) -> CustomerFacts:
-        """What a flat event says about this customer."""
-        return CustomerFacts(
-            customer_id=self.customer_id, email=self.email, external_user_id=self.external_user_id
-        )
 
 
 def state_of(row: Mapping[Any, Any]) -> CustomerState:

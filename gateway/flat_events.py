@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from gateway.customers import CustomerState
+from gateway.mirror import MirrorState
 from gateway.timestamps import iso
 
 SCHEMA_VERSION = 1
@@ -89,34 +91,6 @@ class FlatEvent(msgspec.Struct, kw_only=True):
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionFacts:
-    """What a flat event says about a subscription (moments in Unix seconds, 0 for none)."""
-
-    subscription_id: str
-    status: str
-    price_id: str = ""
-    price_lookup_key: str = ""
-    product_id: str = ""
-    plan_interval: str = ""
-    quantity: int = 0
-    preset: str = ""
-    cancel_at_period_end: bool = False
-    current_period_end: int = 0
-    canceled_at: int = 0
-    trial_end: int = 0
-    version: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerFacts:
-    """What a flat event says about the customer."""
-
-    customer_id: str = ""
-    email: str = ""
-    external_user_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class PaymentFacts:
     """What a flat event says about an invoice or a checkout payment."""
 
@@ -125,7 +99,7 @@ class PaymentFacts:
     currency: str = ""
 
 
-_NO_SUBSCRIPTION = SubscriptionFacts(subscription_id="", status="")
+_NO_SUBSCRIPTION = MirrorState(subscription_id="", customer_id="", status="")
 
 
 def moments(prefix: str, seconds: int) -> dict[str, Any]:
@@ -148,14 +122,14 @@ def build_flat_event(
     livemode: bool = False,
     stripe_event_id: str = "",
     stripe_event_type: str = "",
-    customer: CustomerFacts | None = None,
-    subscription: SubscriptionFacts | None = None,
+    customer: CustomerState | None = None,
+    subscription: MirrorState | None = None,
     previous_status: str = "",
     payment: PaymentFacts | None = None,
     is_test: bool = False,
 ) -> FlatEvent:
     """The flat event for one thing that happened, from the facts known about it."""
-    customer = customer or CustomerFacts()
+    customer = customer or CustomerState(customer_id="")
     payment = payment or PaymentFacts()
     sub = subscription or _NO_SUBSCRIPTION
     return FlatEvent(

@@ -39,7 +39,7 @@ from gateway.event_facts import (
     payment_of,
     subscription_of,
 )
-from gateway.flat_events import FLAT_TYPES, PaymentFacts, SubscriptionFacts, build_flat_event, encode
+from gateway.flat_events import FLAT_TYPES, PaymentFacts, build_flat_event, encode
 from gateway.ids import new_id
 from gateway.mirror import MirrorState, advance, is_newer, read_subscription
 from gateway.models import Customer, Delivery, Event, StripeEvent, Subscriber, Subscription, utcnow
@@ -196,8 +196,8 @@ def _apply_one(work: Work, event: VerifiedEvent) -> tuple[Outcome, Row | None]:
         livemode=event.livemode,
         stripe_event_id=event.stripe_event_id,
         stripe_event_type=event.type,
-        customer=customer.facts(),
-        subscription=subscription.facts() if subscription else SubscriptionFacts(subscription_of(event), ""),
+        customer=customer,
+        subscription=subscription or MirrorState(subscription_of(event), customer_id, ""),
         previous_status=previous_status,
         payment=payment,
     )

@@ -14,7 +14,6 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.flat_events import SubscriptionFacts
 from gateway.models import Subscription
 from gateway.stripe_objects import dict_of, id_of, int_of, str_of
 from gateway.timestamps import from_unix, unix
@@ -57,24 +56,6 @@ class MirrorState:
     stripe_created: int = 0
     stripe_event_id: str = ""
     stripe_event_type: str = ""
-
-    def facts(self) -> SubscriptionFacts:
-        """What a flat event says about this subscription."""
-        return SubscriptionFacts(
-            subscription_id=self.subscription_id,
-            status=self.status,
-            price_id=self.price_id,
-            price_lookup_key=self.price_lookup_key,
-            product_id=self.product_id,
-            plan_interval=self.plan_interval,
-            quantity=self.quantity,
-            preset=self.preset,
-            cancel_at_period_end=self.cancel_at_period_end,
-            current_period_end=self.current_period_end,
-            canceled_at=self.canceled_at,
-            trial_end=self.trial_end,
-            version=self.version,
-        )
 
 
 def order_key(created: int, event_type: str, status: str) -> tuple[int, int, int]:

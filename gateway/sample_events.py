@@ -5,16 +5,10 @@ types from the first payload they see; an empty or zero field there gives the bu
 So a sample fills every field with a plausible value, whatever the type would carry in real life.
 """
 
+from gateway.customers import CustomerState
 from gateway.errors import NotFound
-from gateway.flat_events import (
-    EVENT_TYPES,
-    FLAT_TYPES,
-    CustomerFacts,
-    FlatEvent,
-    PaymentFacts,
-    SubscriptionFacts,
-    build_flat_event,
-)
+from gateway.flat_events import EVENT_TYPES, FLAT_TYPES, FlatEvent, PaymentFacts, build_flat_event
+from gateway.mirror import MirrorState
 
 #: 2026-11-25T18:05:00Z: samples served over HTTP are the same on every call.
 SAMPLE_MOMENT = 1_795_629_900
@@ -52,11 +46,12 @@ def sample_event(
         occurred_at=occurred_at,
         stripe_event_id="evt_1SampleGatewayEvent0001",
         stripe_event_type=_STRIPE_TYPE[event_type],
-        customer=CustomerFacts(
+        customer=CustomerState(
             customer_id="cus_SampleCustomer01", email="jenny@example.com", external_user_id="user_1234"
         ),
-        subscription=SubscriptionFacts(
+        subscription=MirrorState(
             subscription_id="sub_1SampleSubscription01",
+            customer_id="cus_SampleCustomer01",
             status=status,
             price_id="price_1SampleMonthly0001",
             price_lookup_key="pro_monthly",

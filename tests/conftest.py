@@ -5,6 +5,7 @@ own schema. PostgreSQL-only tests take ``postgres_url``; they skip without a ser
 ``GATEWAY_TEST_REQUIRE_POSTGRES=1`` (CI), which turns a missing server into a failure.
 """
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from gateway.vault import Vault
 from tests.sandbox import SandboxServer, serve_sandbox
 from tests.support import (
     DEFAULT_POSTGRES_URL,
+    TEST_SECRET_KEY,
     Database,
     Tenant,
     create_schema,
@@ -30,6 +32,7 @@ from tests.support import (
     make_settings,
     make_tenant,
     require_postgres,
+    run_cli,
 )
 
 
@@ -125,3 +128,20 @@ async def sandbox_tenant(
         api_base=sandbox.api_base,
         sandbox=True,
     )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """``GATEWAY_*`` variables for a migrated, empty database of the test's own (for ``run_cli``)."""
+    url = os.environ.get("GATEWAY_TEST_DATABASE_URL", "")
+    env = {
+        "GATEWAY_DATABASE_URL": url or f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_PUBLIC_URL": "https://gw.example",
+        "GATEWAY_DATABASE_SCHEMA": asyncio.run(fresh_schema(url)) if url else "",
+    }
+    assert run_cli(env, "migrate").exit_code == 0
+    yield env
+    if url:
+        asyncio.run(drop_schema(url, env["GATEWAY_DATABASE_SCHEMA"]))

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -15,6 +16,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import gateway.models  # noqa: F401  (registers the tables)
+from gateway.cli import main
 from gateway.db import make_engine, migration_heads
 from gateway.keys import create_key
 from gateway.settings import Settings
@@ -161,3 +163,8 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["request_id"] == response.headers["x-request-id"]
     assert body["error_message"]
     return body
+
+
+def run_cli(env: dict[str, str], *args: str) -> Result:
+    """``gateway ARGS...`` in-process with exactly ``env`` as its environment."""
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

@@ -1,37 +1,11 @@
 """The `gateway` command: JSON on stdout for scripts, human text on stderr."""
 
-import asyncio
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from gateway.cli import main
-from tests.support import TEST_SECRET_KEY, drop_schema, fresh_schema
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for a migrated, empty database of the test's own."""
-    url = os.environ.get("GATEWAY_TEST_DATABASE_URL", "")
-    env = {
-        "GATEWAY_DATABASE_URL": url or f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-        "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_PUBLIC_URL": "https://gw.example",
-        "GATEWAY_DATABASE_SCHEMA": asyncio.run(fresh_schema(url)) if url else "",
-    }
-    assert run(env, "migrate").exit_code == 0
-    yield env
-    if url:
-        asyncio.run(drop_schema(url, env["GATEWAY_DATABASE_SCHEMA"]))
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from tests.support import run_cli as run
 
 
 def test_workspace_create_prints_the_contract_object(cli_env: dict[str, str]) -> None:

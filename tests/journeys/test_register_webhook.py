@@ -1,46 +1,20 @@
 """Journey: an operator registers a workspace's webhook endpoint from the command line, then Stripe (the
 sandbox) sends its events to the running gateway, which verifies them with the stored secret."""
 
-import asyncio
 import json
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import stripe
-from click.testing import CliRunner, Result
 
 from gateway import stripe_events
 from gateway.app import create_app
-from gateway.cli import main
 from gateway.event_facts import HANDLED_EVENTS
 from gateway.settings import Settings
 from tests.sandbox import SandboxServer
 from tests.servers import serving
-from tests.support import TEST_SECRET_KEY, drop_schema, fresh_schema
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment for a migrated, empty database of the test's own."""
-    url = os.environ.get("GATEWAY_TEST_DATABASE_URL", "")
-    env = {
-        "GATEWAY_DATABASE_URL": url or f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-        "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_DATABASE_SCHEMA": asyncio.run(fresh_schema(url)) if url else "",
-        "GATEWAY_WORKER": "off",
-    }
-    assert run(env, "migrate").exit_code == 0
-    yield env
-    if url:
-        asyncio.run(drop_schema(url, env["GATEWAY_DATABASE_SCHEMA"]))
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+from tests.support import run_cli as run
 
 
 @pytest.fixture
