@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -75,6 +76,11 @@ async def test_each_shipped_preset_opens_its_portal(
     enabled = {name for name, feature in configuration["features"].items() if feature.get("enabled")}
     assert enabled == SHIPPED[preset]
     assert configuration["metadata"]["gateway_preset"] == preset
+    async with httpx.AsyncClient() as browser:  # the URL opens, offering what the preset allows
+        page = await browser.get(answer["url"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert ("Cancel plan" in page.text) == ("subscription_cancel" in SHIPPED[preset])
 
 
 async def test_legacy_offers_the_legacy_prices(
