@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from gateway.portal.sessions import Portal, PortalAsk, check_flow, check_return_url
+from gateway.portal.checks import PortalAsk, check_flow, check_return_url
+from gateway.portal.sessions import Portal
 from gateway.presets import AUTO
 from gateway.vault import derive_key
 

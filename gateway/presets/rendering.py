@@ -16,17 +16,9 @@ import msgspec
 
 from gateway.presets.loading import Located, Problem
 from gateway.presets.rules import MAX_PRODUCTS
-from gateway.presets.schema import Features, Preset, SubscriptionCancel, SubscriptionUpdate
+from gateway.presets.schema import FEATURES, Features, Preset, SubscriptionCancel, SubscriptionUpdate
 
 HASH_LENGTH = 32
-_FEATURES = (
-    "customer_update",
-    "invoice_history",
-    "payment_method_update",
-    "subscription_cancel",
-    "subscription_pause",
-    "subscription_update",
-)
 
 
 @dataclass(frozen=True)
@@ -107,7 +99,7 @@ def _update(update: SubscriptionUpdate, products: list[dict[str, Any]]) -> dict[
 
 
 def _features(features: Features, products: list[dict[str, Any]]) -> dict[str, Any]:
-    rendered: dict[str, Any] = {name: {"enabled": False} for name in _FEATURES}
+    rendered: dict[str, Any] = {name: {"enabled": False} for name in FEATURES}
     if features.customer_update is not None:
         rendered["customer_update"] = {
             "enabled": features.customer_update.enabled,

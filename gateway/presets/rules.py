@@ -5,11 +5,11 @@ it up in ``docs/presets.md``. Rules that need the prices themselves (recurring o
 interval) are checked at sync time, once lookup keys are resolved: see ``gateway.presets.sync``.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from gateway.presets.loading import Located, Path_, Problem
-from gateway.presets.schema import Preset, Product
+from gateway.presets.schema import FEATURES, Preset, Product
 
 MAX_PRODUCTS = 10
 MAX_HEADLINE = 60
@@ -208,23 +208,10 @@ def _metadata(preset: Preset, report: Report) -> None:
             )
 
 
-def _enabled_features(preset: Preset) -> Iterator[str]:
-    for name in (
-        "customer_update",
-        "invoice_history",
-        "payment_method_update",
-        "subscription_cancel",
-        "subscription_pause",
-        "subscription_update",
-    ):
-        feature = getattr(preset.features, name)
-        if feature is not None and feature.enabled:
-            yield name
-
-
 def enabled_features(preset: Preset) -> frozenset[str]:
     """The names of the features ``preset`` enables."""
-    return frozenset(_enabled_features(preset))
+    features = {name: getattr(preset.features, name) for name in FEATURES}
+    return frozenset(name for name, feature in features.items() if feature is not None and feature.enabled)
 
 
 def _gateway_keys(preset: Preset, report: Report) -> None:

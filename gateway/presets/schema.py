@@ -185,5 +185,7 @@ class Preset(_Strict):
     match: Match | None = None
 
 
+#: Every portal feature, in Stripe's order.
+FEATURES: tuple[str, ...] = tuple(Features.__struct_fields__)
 #: The keys that are the gateway's, not Stripe's.
 GATEWAY_KEYS = ("description", "flow", "allowed_return_urls", "match")

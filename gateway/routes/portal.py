@@ -1,5 +1,6 @@
 """``/v1/portal-sessions``, ``/v1/portal-links`` and ``/p/{token}``: portal URLs for no-code apps."""
 
+from dataclasses import replace
 from html import escape
 from typing import Annotated, Any, Literal
 
@@ -12,8 +13,10 @@ from litestar.response import Redirect
 
 from gateway.auth import Principal, requires_scope
 from gateway.errors import CustomerNotFound, GatewayError, NotFound, PresetInvalid, ValidationFailed
+from gateway.portal.checks import PortalAsk
 from gateway.portal.links import DEFAULT_TTL_S, MAX_TTL_S, LinkExpired, LinkInvalid, ask_of, create_link
-from gateway.portal.sessions import Portal, PortalAsk, PortalSession
+from gateway.portal.sessions import Portal, PortalSession
+from gateway.presets import DEFAULT_PRESET
 from gateway.presets.schema import Flow
 from gateway.responses import request_id_of
 from gateway.settings import Settings
@@ -46,18 +49,10 @@ class PortalFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     subscription: str = ""
 
     def ask(self) -> PortalAsk:
-        """The portal request these fields make."""
-        return PortalAsk(
-            customer=self.customer.strip(),
-            email=self.email.strip(),
-            external_user_id=self.external_user_id.strip(),
-            preset=self.preset.strip() or "default",
-            return_url=self.return_url.strip(),
-            locale=self.locale,
-            flow=self.flow,
-            price=self.price.strip(),
-            subscription=self.subscription.strip(),
-        )
+        """The portal request these fields make (text trimmed: no-code tools send stray spaces)."""
+        given = {name: getattr(self, name) for name in PortalAsk.__dataclass_fields__}
+        ask = PortalAsk(**{k: v.strip() if isinstance(v, str) else v for k, v in given.items()})
+        return ask if ask.preset else replace(ask, preset=DEFAULT_PRESET)
 
 
 class PortalSessionCreate(PortalFields, kw_only=True, forbid_unknown_fields=True):

@@ -93,6 +93,12 @@ def preset_item(name: str, catalog: Catalog, configurations: dict[str, PortalCon
     )
 
 
+async def _current(session: AsyncSession, settings: Settings, workspace_id: str, name: str) -> PresetItem:
+    """Preset ``name`` as the workspace now sees it."""
+    catalog = await workspace_catalog(session, settings, workspace_id)
+    return preset_item(name, catalog, await synced_configurations(session, workspace_id))
+
+
 class PresetController(Controller):
     """The workspace's presets."""
 
@@ -123,8 +129,7 @@ class PresetController(Controller):
         catalog = await workspace_catalog(session, settings, principal.workspace_id)
         if name not in catalog.problems:
             catalog.get(name)  # preset_not_found, with a suggestion
-        configurations = await synced_configurations(session, principal.workspace_id)
-        return preset_item(name, catalog, configurations)
+        return preset_item(name, catalog, await synced_configurations(session, principal.workspace_id))
 
     @put(
         "/{name:str}",
@@ -148,11 +153,10 @@ class PresetController(Controller):
         a preset that breaks a rule answers 422 ``preset_invalid`` naming each problem in ``fields``.
         """
         _, created = await put_preset(session, principal.workspace_id, name, data)
-        catalog = await workspace_catalog(session, settings, principal.workspace_id)
-        configurations = await synced_configurations(session, principal.workspace_id)
+        item = await _current(session, settings, principal.workspace_id, name)
         await session.commit()
         state.portal.cache.forget(principal.workspace_id)
-        return Response(preset_item(name, catalog, configurations), status_code=201 if created else 200)
+        return Response(item, status_code=201 if created else 200)
 
     @delete(
         "/{name:str}",
@@ -200,9 +204,7 @@ class PresetController(Controller):
         differed in Stripe before.
         """
         result, _ = await state.portal.sync(principal.workspace_id, name)
-        catalog = await workspace_catalog(session, settings, principal.workspace_id)
-        configurations = await synced_configurations(session, principal.workspace_id)
-        item = preset_item(name, catalog, configurations)
+        item = await _current(session, settings, principal.workspace_id, name)
         described = describe(result)
         return PresetSynced(
             **msgspec.structs.asdict(item), action=result.action, changes=described["changes"]
