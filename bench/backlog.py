@@ -1,8 +1,9 @@
-"""A backlog of due deliveries for the delivery benchmark, made from real ones and reset between runs.
+"""A backlog of due deliveries for the delivery benchmark, queued by the gateway's own outbox.
 
-A few hundred events go through the gateway's ingest first, so the bodies are the gateway's own flat
-events; those deliveries are then cloned in bulk (new IDs, new ``webhook-id``s) up to the size
-wanted, which takes a second where ingesting them all would take most of a minute.
+A few hundred flat events (the gateway's own encoding of its ``subscription.updated`` sample) are
+queued with ``gateway.outbox.enqueue`` for every subscriber; those deliveries are then cloned in bulk
+(new IDs, new ``webhook-id``s) up to the size wanted, which takes a second where queueing them one
+by one would take most of a minute. Between runs every delivery is made due again.
 """
 
 import json
@@ -10,16 +11,50 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import replace
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.deployment import Deployment, run_async
+from gateway.db import make_session_factory
+from gateway.flat_events import encode
 from gateway.ids import new_id
-from gateway.models import Delivery, DeliveryAttempt, utcnow
+from gateway.models import Delivery, DeliveryAttempt, Event, utcnow
+from gateway.outbox import enqueue
+from gateway.sample_events import sample_event
 
 BATCH = 5000
 DELIVERIES: Any = Delivery.__table__  # type: ignore[attr-defined]
 ATTEMPTS: Any = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+
+
+def seed(deployment: Deployment, count: int) -> None:
+    """``count`` flat events per workspace, queued for its subscribers."""
+
+    async def work(engine: AsyncEngine) -> None:
+        async with make_session_factory(engine)() as session, session.begin():
+            for tenant in deployment.tenants:
+                events = []
+                for _ in range(count):
+                    event_id = new_id("evt_gw")
+                    flat = sample_event(
+                        "subscription.updated", workspace_id=tenant.workspace_id, event_id=event_id
+                    )
+                    flat_body = encode(replace(flat, is_test=False))
+                    events.append(
+                        Event(
+                            id=event_id,
+                            workspace_id=tenant.workspace_id,
+                            event_type=flat.event_type,
+                            customer_id=flat.customer_id,
+                            subscription_id=flat.subscription_id,
+                            body=flat_body,
+                        )
+                    )
+                session.add_all(events)
+                await enqueue(session, workspace_id=tenant.workspace_id, events=events)
+
+    run_async(work, deployment.settings)
 
 
 def grow(deployment: Deployment, size: int) -> int:

@@ -239,12 +239,12 @@ def count_rows(deployment: Deployment) -> dict[str, int]:
     return run_async(work, deployment.settings)
 
 
-def pipeline_ready(deployment: Deployment) -> str:
+def pipeline_ready(
+    deployment: Deployment, routes: tuple[str, ...] = ("/v1/stripe/webhooks/", "/v1/subscribers")
+) -> str:
     """What the gateway on main lacks to take a Stripe event all the way to a callback ("" if nothing)."""
     paths = route_paths(deployment)
-    missing = [
-        p for p in ("/v1/stripe/webhooks/", "/v1/subscribers") if not any(r.startswith(p) for r in paths)
-    ]
+    missing = [p for p in routes if not any(r.startswith(p) for r in paths)]
     if "worker" not in gateway_cli.main.commands:  # type: ignore[attr-defined]
         missing.append("gateway worker")
     return f"not on main yet: {', '.join(missing)}" if missing else ""

@@ -16,15 +16,13 @@ from typing import Any
 
 from bench import backlog
 from bench.deployment import Deployment, drop, pipeline_ready, postgres_reachable, prepare, subscribe
-from bench.load import wrk
 from bench.measure import check, figures, ratio, row, works
 from bench.procs import BIN, ROOT, SERVER_CORE, Proc, cpu_seconds, http, pinned
 from bench.rig import Rig
-from bench.scenarios.ingest import ROUTE_PREFIX, lua_env
 
 #: Attempts in flight: the worker's ``--concurrency`` and the subscriber's ``max_in_flight`` alike.
 CONCURRENCY = 50
-#: Events ingested for real before their deliveries are cloned into the backlog.
+#: Flat events queued through the gateway's outbox before their deliveries are cloned into the backlog.
 SEED_EVENTS = 200
 
 
@@ -124,16 +122,8 @@ def fill(rig: Rig, name: str, deployment: Deployment, receiver_url: str) -> int:
     """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``; their number."""
     gateway, base = rig.gateway(f"{name}-web", deployment)
     subscribe(deployment, base, receiver_url + "/hook", max_in_flight=CONCURRENCY)
-    seed = min(SEED_EVENTS, rig.plan.delivery_backlog)
-    wrk(
-        base + ROUTE_PREFIX,
-        "stripe_event.lua",
-        seconds=60,
-        connections=8,
-        env=lua_env(deployment, rig, name),
-        max_requests=seed,
-    )
     rig.stop(gateway)
+    backlog.seed(deployment, min(SEED_EVENTS, rig.plan.delivery_backlog))
     return backlog.grow(deployment, rig.plan.delivery_backlog)
 
 
@@ -146,7 +136,7 @@ def run(rig: Rig) -> dict[str, Any]:
     result |= {"checks": [], "rows": [], "chart": []}
     checks = result["checks"]
     deployment = prepare(rig.work, name="delivery", stripe_base=stripe_base)
-    missing = pipeline_ready(deployment)
+    missing = pipeline_ready(deployment, ("/v1/subscribers",))
     if missing:
         result["status"] = missing
         return result
