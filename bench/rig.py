@@ -46,6 +46,15 @@ class Plan:
         )
 
 
+#: The ``gateway`` command of this checkout (the console script would run whichever checkout the
+#: virtualenv was installed from).
+GATEWAY = [
+    str(BIN / "python"),
+    "-c",
+    "import sys; from gateway.cli import main; sys.argv[0] = 'gateway'; main()",
+]
+
+
 class Rig:
     """Starts processes for a scenario and stops every one of them afterwards (by PID)."""
 
@@ -102,14 +111,14 @@ class Rig:
         """``gateway serve`` itself (the command users run), on the server core."""
         port = free_port()
         env = {**deployment.env, "PORT": str(port)}
-        proc = self.start(name, [str(BIN / "gateway"), "serve"], env, core=SERVER_CORE)
+        proc = self.start(name, [*GATEWAY, "serve"], env, core=SERVER_CORE)
         base = f"http://127.0.0.1:{port}"
         wait_http(proc, base + "/healthz")
         return proc, base
 
     def worker(self, name: str, deployment: Deployment, *args: str, core: int | None = SERVER_CORE) -> Proc:
         """A ``gateway worker`` process."""
-        return self.start(name, [str(BIN / "gateway"), "worker", *args], deployment.env, core=core)
+        return self.start(name, [*GATEWAY, "worker", *args], deployment.env, core=core)
 
     def stop(self, proc: Proc) -> None:
         """Stop one process now."""

@@ -43,7 +43,7 @@ def wait_for(
     deadline = time.monotonic() + timeout
     cpu_start = wall_start = 0.0
     stats = receiver_stats(receiver_url)
-    while stats["count"] < expected and time.monotonic() < deadline:
+    while stats["count"] < expected and time.monotonic() < deadline and all(p.alive() for p in procs):
         if procs and not wall_start and stats["count"]:
             cpu_start, wall_start = sum(cpu_seconds(p.pids) for p in procs), time.monotonic()
         time.sleep(0.05)
