@@ -17,7 +17,7 @@ from typing import Any
 from bench import backlog
 from bench.deployment import Deployment, drop, pipeline_ready, postgres_reachable, prepare, subscribe
 from bench.measure import check, figures, ratio, row, works
-from bench.procs import BIN, ROOT, SERVER_CORE, Proc, cpu_seconds, http, pinned
+from bench.procs import BIN, ROOT, SERVER_CORE, Proc, cpu_seconds, http, machine_busy_seconds, pinned
 from bench.rig import Rig
 
 #: Attempts in flight: the worker's ``--concurrency`` and the subscriber's ``max_in_flight`` alike.
@@ -42,6 +42,7 @@ def wait_for(
     procs = procs or []
     deadline = time.monotonic() + timeout
     cpu_start = wall_start = 0.0
+    machine_start, machine_wall = machine_busy_seconds(), time.monotonic()
     stats = receiver_stats(receiver_url)
     while stats["count"] < expected and time.monotonic() < deadline and all(p.alive() for p in procs):
         if procs and not wall_start and stats["count"]:
@@ -54,6 +55,10 @@ def wait_for(
     if wall_start:
         cpu = sum(cpu_seconds(p.pids) for p in procs) - cpu_start
         result["cpu_cores"] = round(cpu / (time.monotonic() - wall_start), 3)
+    # Everything the machine ran meanwhile (sender or workers, receiver, database, other people's work).
+    result["machine_busy_cores"] = round(
+        (machine_busy_seconds() - machine_start) / (time.monotonic() - machine_wall), 3
+    )
     return result
 
 
