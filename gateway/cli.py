@@ -78,14 +78,16 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Port to listen on (default: PORT or 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (and deliver callbacks unless GATEWAY_WORKER=off)."""
-    settings = Settings()
-    if settings.is_sqlite and settings.env == "development":
+    # Given here, they count as HOST/PORT: GATEWAY_PUBLIC_URL, when unset, follows them.
+    given: dict[str, Any] = {k: v for k, v in (("HOST", host), ("PORT", port)) if v is not None}
+    settings = Settings(**given)
+    if settings.is_sqlite:  # SQLite means one machine and no release step: migrate on every start
         upgrade_database(settings)
     if settings.env == "development":
         _say(_sandbox_first_run(settings))
-    host, port = host or settings.host, port or settings.port
-    _say(f"Portal Gateway listening on http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    _say(f"Portal Gateway listening on http://{settings.host}:{settings.port}")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 def _sandbox_first_run(settings: Settings) -> str:

@@ -30,6 +30,13 @@ def parse_rate(text: str) -> tuple[int, float]:
     return int(count), parse_duration(f"1{per.strip()}")
 
 
+def listening_url(host: str, port: int) -> str:
+    """``http://host:port`` for a listening address (all interfaces: this machine's loopback)."""
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104  (naming the wildcard, not binding it)
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class Settings(BaseSettings):
     """Everything the gateway reads from its environment, validated once."""
 
@@ -41,7 +48,10 @@ class Settings(BaseSettings):
     database_schema: str = ""
     #: Comma-separated; the first key encrypts and signs, later ones only decrypt and verify (rotation).
     secret_key: SecretStr = SecretStr("")
-    public_url: str = "http://127.0.0.1:8000"
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "GATEWAY_HOST"))
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "GATEWAY_PORT"))
+    #: Base of the links and webhook URLs handed out; unset, where ``gateway serve`` listens.
+    public_url: str = Field(default_factory=lambda values: listening_url(values["host"], values["port"]))
     presets_dir: Path = Path("presets")
     data_dir: Path = Path(".gateway")
     stripe_api_base: str = "https://api.stripe.com"
@@ -59,8 +69,6 @@ class Settings(BaseSettings):
     worker: Literal["embedded", "off"] = "embedded"
     #: Per API key: sustained requests per period, with a burst of the same size.
     rate_limit: Annotated[tuple[int, float], NoDecode] = (100, 1.0)
-    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "GATEWAY_HOST"))
-    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "GATEWAY_PORT"))
 
     @field_validator("database_url")
     @classmethod

@@ -1,10 +1,15 @@
 """The `gateway` command: JSON on stdout for scripts, human text on stderr."""
 
 import json
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.db import migration_heads
+from gateway.settings import Settings
+from tests.support import TEST_SECRET_KEY
 from tests.support import run_cli as run
 
 
@@ -67,3 +72,29 @@ def test_duplicate_workspace_name_is_refused(cli_env: dict[str, str]) -> None:
 def test_given_secret_key_writes_no_key_file(cli_env: dict[str, str]) -> None:
     """The CLI never writes a secret key when GATEWAY_SECRET_KEY is given."""
     assert not (Path(cli_env["GATEWAY_DATA_DIR"]) / "secret.key").exists()
+
+
+@pytest.mark.parametrize("env", ["production", "development"])
+def test_serve_migrates_sqlite_whatever_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    """On SQLite (one machine, no release step) `gateway serve` migrates before it listens; --port counts."""
+    listened: list[tuple[str, int, str]] = []
+
+    def listen(app: Any, *, host: str, port: int, **_: Any) -> None:
+        listened.append((host, port, app.state.settings.public_url))
+
+    monkeypatch.setattr("gateway.cli.uvicorn.run", listen)
+    database = tmp_path / "fresh.db"
+    environment = {
+        "GATEWAY_ENV": env,
+        "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = run(environment, "serve", "--port", "9123")
+    assert result.exit_code == 0, result.output
+    assert listened == [("127.0.0.1", 9123, "http://127.0.0.1:9123")]
+    with sqlite3.connect(database) as conn:
+        (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert {revision} == migration_heads(Settings(database_url=f"sqlite+aiosqlite:///{database}"))

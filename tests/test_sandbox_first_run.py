@@ -75,10 +75,10 @@ def _free_port() -> int:
 @contextmanager
 def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
     """``gateway serve`` in a subprocess until it answers; yields what it printed so far."""
-    url = env["GATEWAY_PUBLIC_URL"]
+    url = f"http://127.0.0.1:{env['PORT']}"
     with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own command)
-            [sys.executable, "-c", "from gateway.cli import main; main()", "serve", "--port", env["PORT"]],
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from gateway.cli import main; main()", "serve"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -100,34 +100,48 @@ def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
             process.wait(timeout=15)
 
 
+def _wait_for_events(url: str, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + 15
+    while not httpx.get(f"{url}/v1/events", headers=headers).json()["data"]:
+        assert time.monotonic() < deadline, "no Stripe event reached the gateway"
+        time.sleep(0.1)
+
+
 def test_serve_prints_a_working_key_and_keeps_the_sandbox_across_restarts(tmp_path: Path) -> None:
-    """The printed key works, the printed Stripe sandbox is seeded, and both survive a restart."""
+    """The printed key works, the printed Stripe sandbox is seeded, and both survive a restart.
+
+    Only ``PORT`` is set (as ``PORT=... make run`` does): the URLs handed out follow it.
+    """
     port = str(_free_port())
     env = {
         **os.environ,
         "GATEWAY_ENV": "development",
         "GATEWAY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PORT": port,
         "GATEWAY_WORKER": "off",
     }
-    env.pop("GATEWAY_SECRET_KEY", None)
+    for name in ("GATEWAY_SECRET_KEY", "GATEWAY_PUBLIC_URL", "HOST"):
+        env.pop(name, None)
+    url = f"http://127.0.0.1:{port}"
     with _serve(env, tmp_path / "first.log") as printed:
         key = re.search(r"API key\s+(gw_test_\S+)", printed)
         assert key is not None, printed
         curl = re.search(r"curl -s -X POST (\S+)/v1/portal-sessions", printed)
         assert curl is not None
-        assert curl.group(1) == env["GATEWAY_PUBLIC_URL"]
+        assert curl.group(1) == url
         body = json.loads(re.search(r"-d '(.+)'", printed).group(1))  # type: ignore[union-attr]
         assert body["preset"] == "default"
         assert body["customer"].startswith("cus_")
         headers = {"Authorization": f"Bearer {key.group(1)}"}
         portal = httpx.post(f"{curl.group(1)}/v1/portal-sessions", json=body, headers=headers, timeout=30)
         assert portal.status_code == 200, portal.text
-        assert portal.json()["url"].startswith(f"{env['GATEWAY_PUBLIC_URL']}/sandbox/portal/")
+        assert portal.json()["url"].startswith(f"{url}/sandbox/portal/")
         kept = json.loads((tmp_path / "data" / SANDBOX_FILE).read_text())
         assert kept["api_key"] == key.group(1)
+        assert kept["webhook_url"].startswith(f"{url}/v1/stripe/webhooks/")
+        assert kept["stripe_api_base"] == f"{url}/sandbox/stripe"
+        _wait_for_events(url, headers)  # the sandbox reached the webhook URL it was handed
         client = stripe.StripeClient(
             kept["stripe_secret_key"], base_addresses={"api": kept["stripe_api_base"]}
         )
@@ -137,4 +151,4 @@ def test_serve_prints_a_working_key_and_keeps_the_sandbox_across_restarts(tmp_pa
         assert key.group(1) not in printed_again  # shown once
         assert SANDBOX_FILE in printed_again
         assert client.v1.customers.retrieve(added.id).email == "new@example.com"
-        assert httpx.get(f"{env['GATEWAY_PUBLIC_URL']}/v1/keys", headers=headers).status_code == 200
+        assert httpx.get(f"{url}/v1/keys", headers=headers).status_code == 200

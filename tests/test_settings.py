@@ -10,8 +10,10 @@ from gateway.settings import Settings, parse_duration
 
 def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     """With nothing set, the documented defaults apply."""
-    for name in ("GATEWAY_DATABASE_URL", "GATEWAY_RETRY_SCHEDULE", "HOST", "PORT", "GATEWAY_ENV"):
+    for name in ("GATEWAY_DATABASE_URL", "GATEWAY_RETRY_SCHEDULE", "GATEWAY_ENV", "GATEWAY_PUBLIC_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
     settings = Settings()
     assert settings.env == "development"
     assert settings.database_url == "sqlite+aiosqlite:///.gateway/gateway.db"
@@ -37,6 +39,27 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database_url == "postgresql+asyncpg://u:p@db.internal:5432/gw"
     assert settings.public_url == "https://gw.example"
     assert settings.port == 8080
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "public_url"),
+    [
+        ("127.0.0.1", "9000", "http://127.0.0.1:9000"),
+        ("0.0.0.0", "8080", "http://127.0.0.1:8080"),  # noqa: S104
+        ("gw.local", "80", "http://gw.local:80"),
+        ("::1", "9000", "http://[::1]:9000"),
+    ],
+)
+def test_public_url_follows_host_and_port_when_unset(
+    monkeypatch: pytest.MonkeyPatch, host: str, port: str, public_url: str
+) -> None:
+    """Without GATEWAY_PUBLIC_URL, handed-out links point where the gateway listens."""
+    monkeypatch.delenv("GATEWAY_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("HOST", host)
+    monkeypatch.setenv("PORT", port)
+    assert Settings().public_url == public_url
+    monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://gw.example")
+    assert Settings().public_url == "https://gw.example"
 
 
 @pytest.mark.parametrize("bad", ["soon", "5 parsecs", ""])
