@@ -24,7 +24,7 @@ from gateway.portal.links import LinkSigner
 from gateway.portal.sessions import Portal
 from gateway.presets.catalog import report_preset_problems
 from gateway.ratelimit import RateLimiter
-from gateway.responses import error_response, send_request_id
+from gateway.responses import assign_request_id, error_response, send_request_id
 from gateway.routes import ROUTES
 from gateway.sandbox.app import mounted_handlers, serve_sandbox
 from gateway.settings import Settings
@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         before_send=[send_request_id],
         middleware=[
+            assign_request_id,
             DefineMiddleware(ApiKeyMiddleware, exclude=["^/schema"]),
             IdempotencyMiddleware,
         ],

@@ -13,9 +13,10 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.types import Message, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
+from gateway.logs import REQUEST_ID
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,19 @@ def request_id_of(scope: Scope) -> str:
     if request_id is None:
         request_id = state["request_id"] = new_request_id()
     return str(request_id)
+
+
+def assign_request_id(app: ASGIApp) -> ASGIApp:
+    """Middleware: the request's ID, made as it starts, so each log line about it carries the ID."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        token = REQUEST_ID.set(request_id_of(scope))
+        try:
+            await app(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
+
+    return middleware
 
 
 async def send_request_id(message: Message, scope: Scope) -> None:
@@ -94,7 +108,8 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     status, code, message, extra, headers = _describe(exc)
     request_id = request_id_of(request.scope)
     if status >= SERVER_ERROR and not isinstance(exc, GatewayError | HTTPException):
-        logger.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+        REQUEST_ID.set(request_id)  # also when the error came before the route's middleware ran
+        logger.error("unhandled error", exc_info=exc)
     handler = request.scope.get("route_handler")
     defaults: dict[str, Any] = dict(handler.opt.get("error_defaults", {})) if handler is not None else {}
     body = {
