@@ -20,6 +20,7 @@ from gateway.db import make_engine, make_session_factory, migration_heads, open_
 from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
 from gateway.inbox import run_inbox
 from gateway.logs import configure_logging
+from gateway.metrics import serve_metrics_port
 from gateway.portal.links import LinkSigner
 from gateway.portal.sessions import Portal
 from gateway.presets.catalog import report_preset_problems
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
-        lifespan=[_database, run_inbox, serve_sandbox],
+        lifespan=[_database, run_inbox, serve_sandbox, serve_metrics_port],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

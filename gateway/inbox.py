@@ -17,6 +17,7 @@ from gateway.errors import NotFound, ValidationFailed
 from gateway.event_facts import SUBSCRIPTION_EVENTS
 from gateway.group_commit import GroupCommitter
 from gateway.ingest import Outcome, apply_batch
+from gateway.metrics import counts_stripe_webhooks
 from gateway.mirror import MirrorState, read_subscription
 from gateway.portal.cache import PortalCache
 from gateway.presets import choose_preset
@@ -48,6 +49,7 @@ class Inbox:
         self._stripe = stripe_clients
         self._portal = portal
 
+    @counts_stripe_webhooks
     async def receive(self, workspace_id: str, body: bytes, signature: str) -> tuple[VerifiedEvent, Outcome]:
         """Verify, parse and durably apply one delivery of a Stripe event; the event and its outcome."""
         try:

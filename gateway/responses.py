@@ -17,6 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError
 from gateway.logs import REQUEST_ID
+from gateway.metrics import count_response
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ async def send_request_id(message: Message, scope: Scope) -> None:
     if message["type"] == "http.response.start":
         header = (REQUEST_ID_HEADER.encode(), request_id_of(scope).encode())
         message["headers"] = [*message.get("headers", []), header]
+        count_response(scope, message["status"])
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")

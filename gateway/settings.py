@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     )
     delivery_timeout: float = 15.0
     worker: Literal["embedded", "off"] = "embedded"
+    #: Serve ``/metrics`` on this port only (a private one), not on the API's; 0: on the API's port.
+    metrics_port: int = 0
     #: Per API key: sustained requests per period, with a burst of the same size.
     rate_limit: Annotated[tuple[int, float], NoDecode] = (100, 1.0)
 

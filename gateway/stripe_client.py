@@ -18,6 +18,7 @@ from gateway.errors import (
     StripeRejected,
     StripeUnavailable,
 )
+from gateway.metrics import meter_stripe_requests
 from gateway.models import Workspace
 from gateway.settings import Settings
 from gateway.vault import Vault
@@ -37,6 +38,7 @@ class StripeClients:
         self._settings = settings
         self._vault = vault
         self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=STRIPE_TIMEOUT_S))
+        meter_stripe_requests(self._http)
         self._clients: dict[tuple[str, str, str], stripe.StripeClient] = {}
 
     def client_for(self, workspace: Workspace) -> stripe.StripeClient:
