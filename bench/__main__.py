@@ -76,9 +76,11 @@ def main() -> int:
             rig.clean()
     results["seconds"] = round(time.time() - started, 1)
     print(report.table(results))
-    destination = args.results or (work / "results.json" if plan.smoke else ROOT / "bench" / "results.json")
+    # Only a full run is the record: a smoke run or a subset (--only) leaves results.json and the docs alone.
+    complete = not plan.smoke and chosen == list(SCENARIOS)
+    destination = args.results or (ROOT / "bench" / "results.json" if complete else work / "results.json")
     destination.write_text(json.dumps(results, indent=1) + "\n")
-    if not plan.smoke:
+    if complete:
         report.write_docs(results)
     print(f"results: {destination} ({results['seconds']:.0f} s)")
     if plan.smoke:
