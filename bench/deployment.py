@@ -192,10 +192,7 @@ def subscribe(deployment: Deployment, base_url: str, callback_url: str, max_in_f
     Through the API when the gateway has it; before the subscribers API was on main, as rows.
     """
     if "/v1/subscribers" not in route_paths(deployment):
-        run_async(
-            lambda engine: _subscriber_rows(engine, deployment, callback_url, max_in_flight),
-            deployment.settings,
-        )
+        subscriber_rows(deployment, callback_url, max_in_flight)
         return
     for tenant in deployment.tenants:
         fields = {
@@ -210,6 +207,11 @@ def subscribe(deployment: Deployment, base_url: str, callback_url: str, max_in_f
             msg = f"creating a subscriber failed: {status} {answer[:500]!r}"
             raise RuntimeError(msg)
         tenant.subscriber_secret = json.loads(answer)["secret"]
+
+
+def subscriber_rows(deployment: Deployment, url: str, max_in_flight: int = 4) -> None:
+    """One subscriber per workspace, written straight into the database."""
+    run_async(lambda engine: _subscriber_rows(engine, deployment, url, max_in_flight), deployment.settings)
 
 
 async def _subscriber_rows(engine: AsyncEngine, deployment: Deployment, url: str, max_in_flight: int) -> None:

@@ -1,15 +1,18 @@
-"""The portal path's own cost, in process: CPU microseconds per request, gateway against baseline.
+"""A path's own cost, in process: CPU microseconds per request, gateway against its baseline.
 
-Both apps are driven through ASGI directly (no sockets, no uvicorn) with the Stripe SDK's HTTP
-client swapped for one that answers from the Stripe stand-in's code in the same process: all the
-SDK's work (request building, response parsing) stays, the network goes. What remains is what the
-gateway adds around one Stripe call, measured without the noise of a busy machine.
-``python -m bench.overhead --profile`` also prints where the gateway's extra time goes (cProfile).
+Both apps are driven through ASGI directly (no sockets, no uvicorn). For the portal path the Stripe
+SDK's HTTP client is swapped for one that answers from the Stripe stand-in's code in the same
+process: all the SDK's work (request building, response parsing) stays, the network goes. Ingest
+sends new signed events 50 at a time, so that commits group as under load; CPU time counts every
+thread (the SQLite writers too). What remains is what the gateway adds, measured without the noise
+of a busy machine. ``python -m bench.overhead ingest --profile`` also prints where the gateway's
+time goes (cProfile).
 """
 
 import argparse
 import asyncio
 import cProfile
+import itertools
 import json
 import os
 import pstats
@@ -22,7 +25,10 @@ from urllib.parse import urlsplit
 
 import stripe
 
+from bench import events
 from bench.apps import stripe_double
+from bench.deployment import STRIPE_KEY, Deployment, prepare, subscriber_rows
+from gateway.app import create_app
 
 Message = dict[str, Any]
 ASGIApp = Callable[
@@ -64,8 +70,12 @@ async def _lifespan(app: ASGIApp) -> Callable[[], Awaitable[None]]:
     return shutdown
 
 
-async def call(app: ASGIApp, path: str, body: bytes, key: str) -> tuple[int, bytes]:
+Request = tuple[str, bytes, dict[str, str]]  # path, body, headers
+
+
+async def call(app: ASGIApp, request: Request) -> tuple[int, bytes]:
     """One POST through the app's ASGI interface."""
+    path, body, headers = request
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -80,7 +90,7 @@ async def call(app: ASGIApp, path: str, body: bytes, key: str) -> tuple[int, byt
             (b"host", b"127.0.0.1"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-            (b"authorization", f"Bearer {key}".encode()),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
         ],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
@@ -98,55 +108,89 @@ async def call(app: ASGIApp, path: str, body: bytes, key: str) -> tuple[int, byt
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
 
-async def per_request_us(app: ASGIApp, path: str, body: bytes, key: str, requests: int) -> float:
-    """CPU microseconds per request over ``requests`` sequential requests (after a warm-up)."""
-    for _ in range(200):
-        status, answer = await call(app, path, body, key)
-        if status != 200:
-            msg = f"{path} answered {status}: {answer[:300]!r}"
-            raise RuntimeError(msg)
+async def per_request_us(
+    app: ASGIApp, requests: Callable[[], Request], count: int, concurrency: int = 1
+) -> float:
+    """CPU microseconds per request (all threads) over ``count`` requests, ``concurrency`` at a time."""
+
+    async def batch(size: int) -> None:
+        for status, answer in await asyncio.gather(*(call(app, requests()) for _ in range(size))):
+            if status != 200:
+                msg = f"answered {status}: {answer[:300]!r}"
+                raise RuntimeError(msg)
+
+    for _ in range(200 // concurrency):
+        await batch(concurrency)
     started = time.process_time()
-    for _ in range(requests):
-        await call(app, path, body, key)
-    return (time.process_time() - started) * 1e6 / requests
+    for _ in range(count // concurrency):
+        await batch(concurrency)
+    return (time.process_time() - started) * 1e6 / (count // concurrency * concurrency)
 
 
-def main() -> None:
-    """Measure both apps; with ``--profile``, also cProfile the gateway."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--profile", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.requests, profile=args.profile))))
-
-
-async def measure(requests: int, *, profile: bool = False) -> dict[str, Any]:
-    """Gateway and baseline microseconds per portal URL, in process."""
-    from bench.deployment import STRIPE_KEY, prepare  # noqa: PLC0415  (needs the environment set below)
+def portal_workload(deployment: Deployment, work: Path) -> tuple[Callable[[], Request], int, ASGIApp]:
+    """The same portal URL request each time, one at a time; and the baseline app."""
     from bench.scenarios.portal import BODY, PATH  # noqa: PLC0415
 
-    stripe.AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # both apps build theirs at startup
-    work = Path(tempfile.mkdtemp(prefix="gateway-overhead-"))
-    deployment = await asyncio.to_thread(prepare, work, name="overhead", stripe_base="http://stripe.invalid")
-    key = deployment.tenants[0].portal_key
-    os.environ |= deployment.env | {
+    os.environ |= {
         "BENCH_KEYS": str(deployment.write_keys(work / "keys.txt")),
         "BENCH_STRIPE_KEY": STRIPE_KEY,
         "BENCH_STRIPE_BASE": "http://stripe.invalid",
     }
-    from bench.apps import portal_baseline  # noqa: PLC0415
-    from gateway.app import create_app  # noqa: PLC0415
+    from bench.apps import portal_baseline  # noqa: PLC0415  (reads the variables above)
 
-    results: dict[str, Any] = {}
-    for name, app in (("gateway", create_app(deployment.settings)), ("baseline", portal_baseline.app)):
+    request = (PATH, BODY.encode(), {"authorization": f"Bearer {deployment.tenants[0].portal_key}"})
+    return lambda: request, 1, portal_baseline.app
+
+
+def ingest_workload(deployment: Deployment, work: Path) -> tuple[Callable[[], Request], int, ASGIApp]:
+    """A new signed Stripe event each time, 50 at a time (so that commits group); and the baseline app."""
+    tenant = deployment.tenants[0]
+    os.environ |= {
+        "BENCH_TARGETS": str(deployment.write_targets(work / "targets.tsv")),
+        "BENCH_BASELINE_DB": str(work / "baseline.db"),
+    }
+    from bench.apps import ingest_baseline  # noqa: PLC0415  (reads the variables above)
+
+    serial = itertools.count()
+
+    def request() -> Request:
+        body = events.render(f"inproc{next(serial)}", "cus_inproc")
+        signature = {"stripe-signature": events.stripe_signature(body, tenant.webhook_secret)}
+        return f"/v1/stripe/webhooks/{tenant.workspace_id}", body, signature
+
+    return request, 50, ingest_baseline.app
+
+
+WORKLOADS = {"portal": portal_workload, "ingest": ingest_workload}
+
+
+def main() -> None:
+    """Measure the gateway and the baseline of one path; with ``--profile``, also cProfile the gateway."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path", nargs="?", choices=WORKLOADS, default="portal")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(measure(args.path, args.requests, profile=args.profile))))
+
+
+async def measure(path: str, requests: int, *, profile: bool = False) -> dict[str, Any]:
+    """Gateway and baseline CPU microseconds per request of ``path``, in process."""
+    stripe.AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # both apps build theirs at startup
+    work = Path(tempfile.mkdtemp(prefix="gateway-overhead-"))
+    deployment = await asyncio.to_thread(prepare, work, name="overhead", stripe_base="http://stripe.invalid")
+    await asyncio.to_thread(subscriber_rows, deployment, "http://127.0.0.1:9/hook")
+    os.environ |= deployment.env
+    make_request, concurrency, baseline = WORKLOADS[path](deployment, work)
+    results: dict[str, Any] = {"path": path, "concurrency": concurrency}
+    for name, app in (("gateway", create_app(deployment.settings)), ("baseline", baseline)):
         shutdown = await _lifespan(app)
-        results[f"{name}_us_per_request"] = round(
-            await per_request_us(app, PATH, BODY.encode(), key, requests), 1
-        )
+        cost = await per_request_us(app, make_request, requests, concurrency)
+        results[f"{name}_us_per_request"] = round(cost, 1)
         if profile and name == "gateway":
             profiler = cProfile.Profile()
             profiler.enable()
-            await per_request_us(app, PATH, BODY.encode(), key, requests)
+            await per_request_us(app, make_request, requests, concurrency)
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         await shutdown()
