@@ -31,6 +31,7 @@ from gateway.sandbox.app import mounted_handlers, serve_sandbox
 from gateway.settings import Settings
 from gateway.stripe_client import StripeClients
 from gateway.vault import Vault
+from gateway.worker import deliveries_lifespan
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
-        lifespan=[_database, run_inbox, serve_sandbox, serve_metrics_port],
+        lifespan=[_database, run_inbox, serve_sandbox, serve_metrics_port, deliveries_lifespan],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

@@ -29,6 +29,7 @@ from gateway.stripe_client import StripeClients
 from gateway.timestamps import iso
 from gateway.vault import Vault
 from gateway.webhook_endpoints import register_webhook_endpoint
+from gateway.worker import run_worker
 from gateway.workspaces import (
     add_webhook_secret,
     create_workspace,
@@ -102,6 +103,13 @@ def _sandbox_first_run(settings: Settings) -> str:
         return welcome(settings, made, first=True)
     kept = SandboxWorkspace.read(settings)
     return welcome(settings, kept, first=False) if kept is not None else ""
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=None, help="Attempts in flight at once.")
+def worker(concurrency: int | None) -> None:
+    """Deliver callbacks (alone, to scale out: run several on PostgreSQL)."""
+    run_worker(Settings(), concurrency)
 
 
 @main.command()

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -209,17 +209,29 @@ class Delivery(SQLModel, table=True):
     """One message to one subscriber: the durable outbox row, retried until it succeeds or gives up."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        # Claims: a subscriber's pending deliveries by due time (only pending rows are indexed).
+        Index(
+            "ix_deliveries_claim",
+            "subscriber_id",
+            "next_attempt_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The delivery log, newest first: the workspace's, and one subscriber's.
+        Index("ix_deliveries_workspace_id_id", "workspace_id", "id"),
+        Index("ix_deliveries_subscriber_id_id", "subscriber_id", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
-    workspace_id: str = Field(foreign_key="workspaces.id", index=True, ondelete="CASCADE", max_length=40)
-    subscriber_id: str = Field(foreign_key="subscribers.id", index=True, ondelete="CASCADE", max_length=40)
+    workspace_id: str = Field(foreign_key="workspaces.id", ondelete="CASCADE", max_length=40)
+    subscriber_id: str = Field(foreign_key="subscribers.id", ondelete="CASCADE", max_length=40)
     #: The flat event delivered ("" for a ``stripe``-format delivery, which carries the Stripe event).
-    event_id: str = Field(default="", index=True, max_length=40)
+    event_id: str = Field(default="", max_length=40)
     stripe_event_id: str = Field(default="", max_length=100)
     event_type: str = Field(max_length=100)
     #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
-    message_id: str = Field(max_length=100)
+    message_id: str = Field(index=True, max_length=100)
     #: The exact bytes sent on every attempt.
     body: str = Field(sa_column=Column(Text, nullable=False))
     #: ``pending``, ``succeeded`` or ``failed`` (gave up, or the subscriber was disabled).
@@ -228,6 +240,7 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default_factory=utcnow)
     #: A worker holding the delivery until this moment; after it, another worker may take it.
     lease_expires_at: datetime | None = None
+    #: The worker that made (or is making) the latest attempt.
     lease_owner: str = Field(default="", max_length=60)
     last_status_code: int = 0
     last_error: str = Field(default="", max_length=500)
@@ -293,3 +306,18 @@ class PortalConfiguration(SQLModel, table=True):
     #: Changed in Stripe since (``billing_portal.configuration.updated``): check before the next use.
     stale: bool = False
     synced_at: datetime = Field(default_factory=utcnow)
+
+
+class SubscriberLease(SQLModel, table=True):
+    """How many of a subscriber's deliveries one worker holds, so all workers together respect its cap."""
+
+    __tablename__ = "subscriber_leases"
+
+    subscriber_id: str = Field(
+        foreign_key="subscribers.id", primary_key=True, ondelete="CASCADE", max_length=40
+    )
+    #: The worker (``host:pid:random``).
+    owner: str = Field(primary_key=True, max_length=60)
+    in_flight: int = 0
+    #: A crashed worker's count stops counting at this moment (its deliveries' leases end then too).
+    expires_at: datetime

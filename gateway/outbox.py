@@ -1,12 +1,30 @@
-"""The durable outbox: delivery rows written in the same transaction as the events they carry."""
+"""The durable outbox: delivery rows written in the same transaction as the events they carry.
 
-from collections.abc import Sequence
+Workers find new rows by polling, but are woken sooner: when a transaction that queued deliveries
+commits, the process's ``OutboxNotifier`` wakes its embedded worker and, on PostgreSQL, sends one
+``NOTIFY`` (coalesced, outside the committing transaction) that every ``gateway worker`` listens for.
+"""
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.ids import new_id
 from gateway.models import Delivery, Event, StripeEvent, Subscriber
+from gateway.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_QUEUED = "outbox_queued"
+_NOTIFIER = "outbox_notifier"
 
 
 def wants(subscriber: Subscriber, event_type: str) -> bool:
@@ -42,6 +60,8 @@ async def enqueue(
             continue
         deliveries.extend(_delivery(subscriber, event=event) for event in matching)
     session.add_all(deliveries)
+    if deliveries:
+        session.info[_QUEUED] = True
     return deliveries
 
 
@@ -69,3 +89,80 @@ def _delivery(
         message_id=stripe_event.stripe_event_id,
         body=stripe_event.payload,
     )
+
+
+def mark_queued(session: AsyncSession) -> None:
+    """Have workers woken when ``session`` commits (for code that queues deliveries without ``enqueue``)."""
+    session.info[_QUEUED] = True
+
+
+def wake_channel(settings: Settings) -> str:
+    """The PostgreSQL ``LISTEN``/``NOTIFY`` channel of this database (and schema)."""
+    return "gateway_deliveries" + (f"_{settings.database_schema}" if settings.database_schema else "")
+
+
+class OutboxNotifier:
+    """Wakes delivery workers after commits that queued deliveries (here, and on PostgreSQL everywhere)."""
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self._engine = engine
+        self._channel = wake_channel(settings)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._loop = asyncio.get_running_loop()
+        self._wakers: list[Callable[[], None]] = []
+        self._notifying: asyncio.Task[None] | None = None
+        self._again = False
+
+    def install(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        """Watch commits of sessions made by ``factory``."""
+        if not event.contains(Session, "after_commit", _after_commit):
+            event.listen(Session, "after_commit", _after_commit)
+            event.listen(Session, "after_rollback", _after_rollback)
+        factory.configure(info={_NOTIFIER: self})
+
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` (in this loop) after each such commit."""
+        self._wakers.append(wake)
+
+    def poke(self) -> None:
+        """Deliveries were committed (callable from any thread)."""
+        self._loop.call_soon_threadsafe(self._poked)
+
+    def _poked(self) -> None:
+        for wake in self._wakers:
+            wake()
+        if not self._postgres:
+            return
+        if self._notifying is None or self._notifying.done():
+            self._notifying = self._loop.create_task(self._notify())
+        else:
+            self._again = True  # one more NOTIFY after the one in flight covers every commit since
+
+    async def _notify(self) -> None:
+        while True:
+            self._again = False
+            try:
+                async with self._engine.connect() as conn:
+                    await conn.exec_driver_sql(f"NOTIFY {self._channel}")
+                    await conn.commit()
+            except Exception:  # noqa: BLE001  (workers poll anyway; a lost wake-up only delays)
+                logger.warning("could not notify delivery workers; they will find the deliveries by polling")
+            if not self._again:
+                return
+
+    async def close(self) -> None:
+        """Finish a NOTIFY in flight."""
+        if self._notifying is not None:
+            with contextlib.suppress(Exception):
+                await self._notifying
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_QUEUED, False):
+        notifier: Any = session.info.get(_NOTIFIER)
+        if notifier is not None:
+            notifier.poke()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_QUEUED, None)

@@ -66,9 +66,13 @@ class Settings(BaseSettings):
         36000.0,
     )
     delivery_timeout: float = 15.0
+    #: How long a claimed delivery stays leased to its worker (0: the timeout plus 30 s).
+    delivery_lease: float = 0.0
     worker: Literal["embedded", "off"] = "embedded"
     #: Serve ``/metrics`` on this port only (a private one), not on the API's; 0: on the API's port.
     metrics_port: int = 0
+    #: Attempts in flight at once in one worker (``gateway worker --concurrency`` overrides it).
+    worker_concurrency: int = Field(default=50, ge=1, le=1000)
     #: Per API key: sustained requests per period, with a burst of the same size.
     rate_limit: Annotated[tuple[int, float], NoDecode] = (100, 1.0)
 
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
             return tuple(parse_duration(part) for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("delivery_timeout", mode="before")
+    @field_validator("delivery_timeout", "delivery_lease", mode="before")
     @classmethod
     def _parse_timeout(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
@@ -109,6 +113,18 @@ class Settings(BaseSettings):
             msg = "GATEWAY_SECRET_KEY must be set to at least 32 characters when GATEWAY_ENV=production"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeout(self) -> "Settings":
+        if self.delivery_lease and self.delivery_lease <= self.delivery_timeout:
+            msg = "GATEWAY_DELIVERY_LEASE must be longer than GATEWAY_DELIVERY_TIMEOUT"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def delivery_lease_s(self) -> float:
+        """Seconds a claimed delivery is leased: longer than an attempt can take, so none is sent twice."""
+        return self.delivery_lease or self.delivery_timeout + 30.0
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,82 @@
+"""The delivery log: every callback, its attempts and what each receiver answered; manual retries."""
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.errors import NotFound
+from gateway.models import Delivery, DeliveryAttempt, Subscriber, utcnow
+from gateway.outbox import mark_queued
+from gateway.subscribers import require_enabled
+
+FLAT_EVENT_PREFIX = "evt_gw_"
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    subscriber_id: str = "",
+    event_id: str = "",
+    status: str = "",
+    before: str = "",
+    limit: int = 100,
+) -> list[Delivery]:
+    """The workspace's deliveries, newest first; ``event_id`` is a flat event's or a Stripe event's."""
+    query = select(Delivery).where(Delivery.workspace_id == workspace_id)
+    if subscriber_id:
+        query = query.where(Delivery.subscriber_id == subscriber_id)
+    if event_id.startswith(FLAT_EVENT_PREFIX):
+        query = query.where(Delivery.event_id == event_id)
+    elif event_id:
+        query = query.where(Delivery.stripe_event_id == event_id)
+    if status:
+        query = query.where(Delivery.status == status)
+    if before:
+        query = query.where(col(Delivery.id) < before)
+    return list((await session.exec(query.order_by(col(Delivery.id).desc()).limit(limit))).all())
+
+
+async def get_delivery(session: AsyncSession, *, workspace_id: str, delivery_id: str) -> Delivery:
+    """A delivery of the workspace."""
+    delivery = await session.get(Delivery, delivery_id)
+    if delivery is None or delivery.workspace_id != workspace_id:
+        msg = f"No delivery {delivery_id!r}."
+        raise NotFound(msg)
+    return delivery
+
+
+async def attempts_of(session: AsyncSession, delivery: Delivery) -> list[DeliveryAttempt]:
+    """A delivery's attempts, first first."""
+    query = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id)
+    return list((await session.exec(query.order_by(col(DeliveryAttempt.attempt)))).all())
+
+
+def in_flight(delivery: Delivery) -> bool:
+    """Whether a worker holds the delivery right now (its attempt is under way)."""
+    return (
+        delivery.status == "pending"
+        and delivery.lease_expires_at is not None
+        and delivery.lease_expires_at > utcnow()
+    )
+
+
+async def retry_delivery(session: AsyncSession, delivery: Delivery) -> Delivery:
+    """Attempt the delivery again now, whatever its state (one attempt in flight is left alone).
+
+    A delivery that used up its retry schedule gets this one attempt; one still in its schedule
+    keeps the rest of it if this attempt fails.
+    """
+    subscriber = await session.get(Subscriber, delivery.subscriber_id)
+    assert subscriber is not None  # noqa: S101  (deliveries go with their subscriber)
+    require_enabled(subscriber)
+    if in_flight(delivery):
+        return delivery
+    now = utcnow()
+    delivery.status = "pending"
+    delivery.next_attempt_at = now
+    delivery.lease_expires_at = None
+    delivery.updated_at = now
+    session.add(delivery)
+    await session.flush()
+    mark_queued(session)
+    return delivery
