@@ -19,25 +19,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.egress import CallbackGuard
 from gateway.errors import NotFound, ValidationFailed
+from gateway.flat_events import EVENT_TYPES
 from gateway.ids import new_id
 from gateway.models import Delivery, Subscriber, utcnow
 from gateway.outbox import mark_queued
 from gateway.signing import new_secret
 from gateway.vault import Vault
 
-# The contract's flat event types (``gateway.flat_events.EVENT_TYPES`` once the webhooks-in work lands).
-EVENT_TYPES: tuple[str, ...] = (
-    "subscription.created",
-    "subscription.updated",
-    "subscription.canceled",
-    "subscription.paused",
-    "subscription.resumed",
-    "subscription.trial_ending",
-    "invoice.paid",
-    "invoice.payment_failed",
-    "checkout.completed",
-    "customer.updated",
-)
 ROTATION_GRACE = timedelta(hours=24)
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 4096

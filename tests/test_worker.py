@@ -171,7 +171,7 @@ async def test_timeout_counts_as_a_failed_attempt(
 
 
 @pytest.mark.parametrize("location", ["/moved", "http://169.254.169.254/latest/meta-data/"])
-async def test_redirects_are_not_followed(
+async def test_redirects_are_not_followed(  # noqa: PLR0917  (fixtures)
     tmp_path: Path,
     database: Database,
     tenant: Tenant,
@@ -223,7 +223,7 @@ async def test_410_disables_the_subscriber_and_fails_its_queue(
 
 
 @pytest.mark.parametrize("status", [429, 503])
-async def test_retry_after_is_honoured(
+async def test_retry_after_is_honoured(  # noqa: PLR0917  (fixtures)
     tmp_path: Path,
     database: Database,
     tenant: Tenant,

@@ -12,6 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.auth import Principal, requires_scope
 from gateway.models import Subscriber
+from gateway.routes.deliveries import DeliveryView
+from gateway.sample_deliveries import send_samples
 from gateway.schemas import MAX_PAGE_SIZE, Page, page_of
 from gateway.subscribers import (
     REDACTED,
@@ -256,6 +258,25 @@ class SubscriberController(Controller):
         secret = await rotate_secret(session, vault, subscriber)
         shown: SubscriberWithSecret = _shown(subscriber, vault, principal, secret)
         return shown
+
+    @post(
+        "/{subscriber_id:str}/test",
+        operation_id="testSubscriber",
+        summary="Send a sample of each subscribed event type",
+        status_code=200,
+    )
+    async def send_test(
+        self,
+        subscriber_id: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> Page[DeliveryView]:
+        """One sample per subscribed type (``is_test: true``), queued now; follow them in the delivery log."""
+        subscriber = await get_subscriber(
+            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
+        )
+        deliveries = await send_samples(session, subscriber, livemode=principal.livemode)
+        return Page(data=[DeliveryView.of(d) for d in deliveries])
 
     @post(
         "/{subscriber_id:str}/recover",
