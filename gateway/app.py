@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
-        lifespan=[_database, run_inbox, serve_sandbox, serve_metrics_port, deliveries_lifespan],
+        lifespan=[_database, deliveries_lifespan, run_inbox, serve_sandbox, serve_metrics_port],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

@@ -6,7 +6,7 @@ is answered once the transaction holding its event has committed.
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from litestar import Litestar
@@ -43,8 +43,12 @@ class Inbox:
         writer: Writer,
         stripe_clients: StripeClients,
         portal: PortalCache,
+        *,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.targets = WebhookTargets(sessions, vault)
+        #: Called after an event's transaction committed (it may have queued deliveries: wake workers).
+        self._on_commit = on_commit
         self.writer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
         self._stripe = stripe_clients
         self._portal = portal
@@ -64,7 +68,10 @@ class Inbox:
             if target and target.workspace.refetch_subscriptions:
                 event = await refetch_subscription(self._stripe, target.workspace, event)
             event = replace(event, subscription=await self._read_subscription(event))
-        return event, await self.writer.submit(event)
+        outcome = await self.writer.submit(event)
+        if outcome != "duplicate":
+            self._on_commit()
+        return event, outcome
 
     async def _read_subscription(self, event: VerifiedEvent) -> MirrorState:
         """The state the event's subscription object describes, with the preset ``auto`` picks for it."""
@@ -84,7 +91,14 @@ async def run_inbox(app: Litestar) -> AsyncIterator[None]:
     """Lifespan: the inbox and its writer (stopped after what was accepted is written)."""
     state = app.state
     writer = Writer(state.settings, state.engine)
-    state.inbox = Inbox(state.session_factory, state.vault, writer, state.stripe, state.portal.cache)
+    state.inbox = Inbox(
+        state.session_factory,
+        state.vault,
+        writer,
+        state.stripe,
+        state.portal.cache,
+        on_commit=state.outbox_notifier.poke,
+    )
     state.inbox.writer.start()
     try:
         yield

@@ -250,7 +250,7 @@ async def deliveries_lifespan(app: Litestar) -> AsyncIterator[None]:
     state = app.state
     settings: Settings = state.settings
     state.callback_guard = CallbackGuard(allow_private=settings.allow_private_callbacks)
-    notifier = OutboxNotifier(state.engine, settings)
+    notifier = state.outbox_notifier = OutboxNotifier(state.engine, settings)
     notifier.install(state.session_factory)
     state.worker = None
     task = None
