@@ -21,6 +21,7 @@ from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
 from gateway.inbox import run_inbox
 from gateway.logs import configure_logging
 from gateway.metrics import serve_metrics_port
+from gateway.openapi import document
 from gateway.portal.links import LinkSigner
 from gateway.portal.sessions import Portal
 from gateway.presets.catalog import report_preset_problems
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
         return error_response(request, exc)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[*ROUTES, *mounted_handlers(settings)],
         state=state,
         lifespan=[_database, deliveries_lifespan, run_inbox, serve_sandbox, serve_metrics_port],
@@ -148,3 +149,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document(app)
+    return app

@@ -6,12 +6,13 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.auth import Principal, requires_scope
 from gateway.keys import create_key, list_keys, revoke_key
 from gateway.models import ApiKey
+from gateway.openapi import json_body
 from gateway.schemas import MAX_PAGE_SIZE, Page, page_of
 from gateway.timestamps import iso
 from gateway.workspaces import get_workspace
@@ -78,7 +79,7 @@ class KeyController(Controller):
     @post(operation_id="createKey", summary="Create an API key")
     async def create_key(
         self,
-        data: JSONBody[KeyCreate],
+        data: Annotated[KeyCreate, json_body("createKey")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> CreatedKey:

@@ -8,11 +8,13 @@ import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, HeaderParameter
 from litestar.response import Redirect
 
 from gateway.auth import Principal, requires_scope
 from gateway.errors import CustomerNotFound, GatewayError, NotFound, PresetInvalid, ValidationFailed
+from gateway.openapi import json_body
 from gateway.portal.checks import PortalAsk
 from gateway.portal.links import DEFAULT_TTL_S, MAX_TTL_S, LinkExpired, LinkInvalid, ask_of, create_link
 from gateway.portal.sessions import Portal, PortalSession
@@ -142,7 +144,7 @@ def _out(session: PortalSession, request: Request[Any, Any, Any]) -> PortalSessi
     opt={"error_defaults": SESSION_ERROR_DEFAULTS},
 )
 async def create_portal_session(
-    data: JSONBody[PortalSessionCreate],
+    data: Annotated[PortalSessionCreate, json_body("createPortalSession")],
     request: Request[Principal, Any, State],
     dry_run_header: Annotated[str, HeaderParameter(name="x-dry-run", description="1: dry run")] = "",
 ) -> PortalSessionOut:
@@ -170,7 +172,7 @@ async def create_portal_session(
     opt={"error_defaults": LINK_ERROR_DEFAULTS},
 )
 async def create_portal_link(
-    data: JSONBody[PortalLinkCreate],
+    data: Annotated[PortalLinkCreate, json_body("createPortalLink")],
     request: Request[Any, Any, Any],
     principal: NamedDependency[Principal],
     settings: NamedDependency[Settings],
@@ -208,6 +210,15 @@ h1{{font-size:1.3rem}}</style></head>
 _PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
+#: The pages ``/p/{token}`` may answer instead of the redirect (for OpenAPI).
+PAGES = (
+    (400, "An HTML page: the link is not valid (forged or cut short)"),
+    (404, "An HTML page: the customer is not found"),
+    (410, "An HTML page: the link expired, or no longer works (workspace or preset gone or changed)"),
+    (503, "An HTML page: Stripe is unavailable; try again in a minute"),
+)
+
+
 def page(title: str, message: str, status: int) -> Response[str]:
     """A small HTML page for people who opened a link in a browser."""
     body = _PAGE.format(title=escape(title), message=escape(message))
@@ -221,6 +232,15 @@ def page(title: str, message: str, status: int) -> Response[str]:
     summary="Open a portal link",
     exclude_from_auth=True,
     security=[],
+    status_code=303,
+    media_type=MediaType.HTML,
+    responses={
+        303: ResponseSpec(None, description="To a fresh Stripe portal session (``Location``)"),
+        **{
+            status: ResponseSpec(str, generate_examples=False, media_type=MediaType.HTML, description=what)
+            for status, what in PAGES
+        },
+    },
 )
 async def open_portal_link(token: FromPath[str], state: State) -> Response[Any]:
     """303 to a fresh portal session; an expired, forged or orphaned link shows a page saying what to do."""
@@ -258,6 +278,7 @@ def refusal(exc: Exception) -> Response[str]:
     summary="Where the portal returns to when no return URL is set",
     exclude_from_auth=True,
     security=[],
+    media_type=MediaType.HTML,
 )
 async def portal_return() -> Response[str]:
     """The portal's "return" link when neither the request nor the preset gives a return URL."""

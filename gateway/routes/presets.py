@@ -1,16 +1,20 @@
 """``/v1/presets``: the workspace's presets, its own overrides, and their sync to Stripe."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import FromPath
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.auth import Principal, requires_scope
+from gateway.examples import ANSWERS
 from gateway.models import PortalConfiguration
+from gateway.openapi import json_body
 from gateway.presets import Catalog, workspace_catalog
 from gateway.presets.store import delete_preset, put_preset, synced_configurations
 from gateway.presets.sync import describe
@@ -99,6 +103,9 @@ async def _current(session: AsyncSession, settings: Settings, workspace_id: str,
     return preset_item(name, catalog, await synced_configurations(session, workspace_id))
 
 
+CREATED = [Example(summary="A new workspace preset", value=ANSWERS["putPreset"])]
+
+
 class PresetController(Controller):
     """The workspace's presets."""
 
@@ -136,12 +143,15 @@ class PresetController(Controller):
         operation_id="putPreset",
         summary="Create or replace a workspace preset",
         guards=[requires_scope("admin")],
+        responses={
+            201: ResponseSpec(PresetItem, generate_examples=False, description="Created", examples=CREATED)
+        },
     )
     async def put_preset(
         self,
         *,
         name: FromPath[str],
-        data: JSONBody[dict[str, Any]],
+        data: Annotated[dict[str, Any], json_body("putPreset")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         settings: NamedDependency[Settings],

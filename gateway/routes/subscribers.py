@@ -7,11 +7,12 @@ import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.auth import Principal, requires_scope
 from gateway.models import Subscriber
+from gateway.openapi import json_body
 from gateway.routes.deliveries import DeliveryView
 from gateway.sample_deliveries import send_samples
 from gateway.schemas import MAX_PAGE_SIZE, Page, page_of
@@ -167,7 +168,7 @@ class SubscriberController(Controller):
     @post(operation_id="createSubscriber", summary="Create a subscriber")
     async def create_subscriber(
         self,
-        data: JSONBody[SubscriberCreate],
+        data: Annotated[SubscriberCreate, json_body("createSubscriber")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         vault: NamedDependency[Vault],
@@ -203,7 +204,7 @@ class SubscriberController(Controller):
         self,
         *,
         subscriber_id: FromPath[str],
-        data: JSONBody[SubscriberUpdate],
+        data: Annotated[SubscriberUpdate, json_body("updateSubscriber")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         vault: NamedDependency[Vault],
@@ -287,7 +288,7 @@ class SubscriberController(Controller):
     async def recover(
         self,
         subscriber_id: FromPath[str],
-        data: JSONBody[Recovery],
+        data: Annotated[Recovery, json_body("recoverSubscriberDeliveries")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> Recovered:
