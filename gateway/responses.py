@@ -14,6 +14,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import GatewayError
 from gateway.logs import REQUEST_ID
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
 
 SERVER_ERROR = 500
+#: PostgreSQL's ``character_not_in_repertoire``: it cannot store a NUL character in text.
+UNSTORABLE_TEXT = "22021"
 
 _CODES_BY_STATUS = {
     400: "validation_error",
@@ -96,6 +99,9 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any], dict[str, 
         ]
         detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields) or exc.detail
         return 400, "validation_error", f"Invalid request: {detail}", {"fields": fields}, {}
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == UNSTORABLE_TEXT:
+        message = "Invalid request: text may not contain the NUL character (\\u0000)."
+        return 400, "validation_error", message, {"fields": []}, {}
     if isinstance(exc, HTTPException):
         code = _CODES_BY_STATUS.get(
             exc.status_code, "internal_error" if exc.status_code >= SERVER_ERROR else "not_found"

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from gateway.app import MAX_BODY_BYTES, create_app
 from gateway.settings import Settings
-from tests.support import Tenant, assert_error
+from tests.support import Database, Tenant, assert_error
 
 pytestmark = pytest.mark.anyio
 
@@ -94,3 +94,15 @@ async def test_every_response_has_a_request_id(client: AsyncTestClient[Litestar]
     ids = {(await client.get(path)).headers["x-request-id"] for path in ("/healthz", "/nope", "/healthz")}
     assert len(ids) == 3
     assert all(i.startswith("req_") for i in ids)
+
+
+async def test_nul_in_text_is_a_validation_error_on_postgresql(
+    client: AsyncTestClient[Litestar], tenant: Tenant, database: Database
+) -> None:
+    """PostgreSQL cannot store NUL in text: such input is a 400 validation_error, never a 500."""
+    if not database.is_postgres:
+        pytest.skip("SQLite stores NUL in text")
+    found = await client.get("/v1/events", params={"customer_id": "\x00"}, headers=tenant.headers())
+    assert "NUL" in assert_error(found, 400, "validation_error")["error_message"]
+    made = await client.post("/v1/keys", json={"name": "bubble\x00"}, headers=tenant.headers())
+    assert_error(made, 400, "validation_error")
