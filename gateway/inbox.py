@@ -90,7 +90,7 @@ class Inbox:
 async def run_inbox(app: Litestar) -> AsyncIterator[None]:
     """Lifespan: the inbox and its writer (stopped after what was accepted is written)."""
     state = app.state
-    writer = Writer(state.settings, state.engine)
+    writer = Writer(state.settings)
     state.inbox = Inbox(
         state.session_factory,
         state.vault,

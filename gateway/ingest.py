@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     insert,
-    or_,
     select,
     update,
 )
@@ -92,7 +91,7 @@ def skip_duplicates(connection: Connection, work: Work) -> None:
     query = select(table.c.workspace_id, table.c.stripe_event_id).where(
         _among(table, "stripe_event_id", keys)
     )
-    seen: set[Key] = {(row[0], row[1]) for row in connection.execute(query)}
+    seen: set[Key] = {(row[0], row[1]) for row in connection.execute(query)} & keys
     for item in work.items:
         work.first.append(_key(item) not in seen)
         if work.first[-1]:
@@ -118,8 +117,9 @@ def _read(
     query = select(table).where(_among(table, id_column, keys)).order_by(table.c.id).with_for_update()
     for row in connection.execute(query).mappings():
         key = (row["workspace_id"], row[id_column])
-        work.row_ids[table.name, key] = row["id"]
-        yield key, row
+        if key in keys:
+            work.row_ids[table.name, key] = row["id"]
+            yield key, row
 
 
 def apply_events(_connection: Connection, work: Work) -> None:
@@ -259,7 +259,8 @@ def queue_deliveries(connection: Connection, work: Work) -> None:
         return
     table = _table(Subscriber)
     query = select(table.c.id, table.c.workspace_id, table.c.event_types, table.c.format).where(
-        table.c.workspace_id.in_({workspace_id for workspace_id, _ in work.flat_events}), table.c.enabled
+        table.c.workspace_id.in_(_padded({workspace_id for workspace_id, _ in work.flat_events})),
+        table.c.enabled,
     )
     subscribers: dict[str, list[Any]] = {}
     for subscriber in connection.execute(query):
@@ -344,16 +345,21 @@ def _upsert(connection: Connection, work: Work, table: Table, states: dict[Key, 
 
 
 def _among(table: Table, id_column: str, keys: set[Key]) -> ColumnElement[bool]:
-    """Rows whose (workspace_id, ``id_column``) is one of ``keys``, in a form that uses the unique index."""
-    by_workspace: dict[str, set[str]] = {}
-    for workspace_id, object_id in keys:
-        by_workspace.setdefault(workspace_id, set()).add(object_id)
-    return or_(
-        *(
-            and_(table.c.workspace_id == workspace_id, table.c[id_column].in_(ids))
-            for workspace_id, ids in by_workspace.items()
-        )
+    """Rows whose workspace and ``id_column`` are among ``keys``' (a superset: callers keep exact keys).
+
+    Both columns lead the table's unique index. The lists are padded to a power of two so that a
+    handful of statement texts serve every batch size, and prepared statements stay cached.
+    """
+    return and_(
+        table.c.workspace_id.in_(_padded({workspace_id for workspace_id, _ in keys})),
+        table.c[id_column].in_(_padded({object_id for _, object_id in keys})),
     )
+
+
+def _padded(values: set[str]) -> list[str]:
+    listed = sorted(values)
+    size = 1 << max(len(listed) - 1, 0).bit_length()
+    return listed + [listed[-1]] * (size - len(listed))
 
 
 def _table(model: type[SQLModel]) -> Table:

@@ -13,7 +13,6 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import ingest
-from gateway.db import make_engine
 from gateway.group_commit import GroupCommitter
 from gateway.ingest import Outcome, Work, apply_batch
 from gateway.models import Customer, Delivery, Event, StripeEvent, Subscription
@@ -42,11 +41,9 @@ class CountingWriter(Writer):
 
 @pytest.fixture
 async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[CountingWriter]:
-    engine = make_engine(settings)
-    writer = CountingWriter(settings, engine)
+    writer = CountingWriter(settings)
     yield writer
     await writer.close()
-    await engine.dispose()
 
 
 @pytest.fixture
