@@ -32,7 +32,7 @@ def measure(rig: Rig, stripe_base: str, receiver_url: str, workspaces: int, stor
     plural = "s" if workspaces > 1 else ""
     outcome: dict[str, Any] = {"label": f"{workspaces} workspace{plural}, {stored:,} stored events"}
     outcome |= {"workspaces": workspaces, "stored_events": stored}
-    ingest_ready = any(p.startswith(ROUTE_PREFIX) for p in paths) and "/v1/subscribers" in paths
+    ingest_ready = any(p.startswith(ROUTE_PREFIX) for p in paths)
     if ingest_ready:
         subscribe(deployment, base, receiver_url + "/hook")
     history.preload(deployment, stored)
@@ -71,7 +71,9 @@ def run(rig: Rig) -> dict[str, Any]:
             cost = config[path]["cpu_us_per_request"]
             growth = config[f"{path}_cost_growth"] = ratio(cost, reference[path]["cpu_us_per_request"])
             label = f"scale, {path}: {config['label']}"
-            shown = f"{figures(config[path])}, {cost:.0f} us/request"
+            shown = (
+                f"{figures(config[path], 'events/s' if path == 'ingest' else 'req/s')}, {cost:.0f} us/request"
+            )
             result["rows"].append(row(label, shown, ratio=growth, budget=f"cost <= {TOLERANCE}x the first"))
             if config is not reference:
                 result["checks"].append(
