@@ -9,7 +9,7 @@ from typing import Any
 
 from bench import profile as profiling
 from bench.load import wrk
-from bench.procs import Proc, Sampler, children_cpu_seconds, cpu_seconds, machine_busy_seconds
+from bench.procs import Proc, Sampler, Watched, children_cpu_seconds, cpu_seconds, machine_busy_seconds
 
 #: Figures whose median over runs is reported (each one separately, as in perf-ceiling.md).
 MEDIAN_KEYS = (
@@ -35,8 +35,8 @@ class Target:
     env: dict[str, str]
     #: Called after each run with its figures; may add checks (rows stored, upstream calls, ...).
     after_run: Callable[[dict[str, Any]], None] | None = None
-    #: Helpers whose CPU is reported too (the Stripe stand-in, the receiver): never the bottleneck.
-    aux: list[Proc] = field(default_factory=list)
+    #: Helpers whose CPU is reported too (the Stripe stand-in, the receiver, PostgreSQL).
+    aux: list[Proc | Watched] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -123,6 +123,10 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     summary["requests"] = sum(run["requests"] for run in runs)
     summary["errors"] = sum(run["non_2xx"] + run["socket_errors"] for run in runs)
     summary["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
+    summary["aux_cpu_cores"] = {
+        name: round(statistics.median(run["aux_cpu_cores"][name] for run in runs), 3)
+        for name in runs[0].get("aux_cpu_cores", {})
+    }
     summary["runs"] = runs
     return summary
 

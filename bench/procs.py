@@ -183,6 +183,27 @@ def wait_http(proc: Proc, url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(msg)
 
 
+class Watched:
+    """Processes the bench did not start but whose CPU it reports (the PostgreSQL server): read only."""
+
+    def __init__(self, name: str, command: str) -> None:
+        self.name = name
+        self._command = command
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process whose command name is ``command``."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "comm").read_text().strip() == self._command:
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        return found
+
+
 class Sampler(threading.Thread):
     """Samples the peak RSS of some processes every 250 ms while a run lasts."""
 
