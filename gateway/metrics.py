@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import prometheus_client
 import stripe
@@ -22,10 +22,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from gateway.db import make_engine
 from gateway.errors import SignatureInvalid, ValidationFailed
 from gateway.models import Delivery, utcnow
+from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
+#: A delivery's state after an attempt, as the metric names it.
+_DELIVERY_OUTCOMES = {"succeeded": "succeeded", "pending": "retrying", "failed": "failed"}
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+Decided = TypeVar("Decided", bound=_HasStatus)
 Receive = TypeVar("Receive", bound=Callable[..., Awaitable[tuple[Any, str]]])
 
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # one series per counter
@@ -69,8 +81,8 @@ DELIVERY_ATTEMPTS = Counter(
 )
 LEASE_LOSSES = Counter(
     "gateway_worker_lease_losses",
-    "Deliveries whose lease ended before their worker recorded the attempt (another worker may send "
-    "them again).",
+    "Attempt outcomes a worker could not record: its lease had been taken over (the delivery may be "
+    "sent twice), or the delivery was settled meanwhile.",
     registry=REGISTRY,
 )
 OUTBOX_PENDING = Gauge(
@@ -176,29 +188,48 @@ async def render(engine: AsyncEngine) -> bytes:
     return prometheus_client.generate_latest(REGISTRY)
 
 
+def count_delivery_attempt(outcome: Decided) -> Decided:
+    """Count one finished callback attempt by what follows it; the outcome, unchanged."""
+    DELIVERY_ATTEMPTS.labels(_DELIVERY_OUTCOMES.get(outcome.status, outcome.status)).inc()
+    return outcome
+
+
+def count_lease_losses(unrecorded: int) -> None:
+    """Count outcomes a worker could not record: its lease had been taken over (or the row was gone)."""
+    if unrecorded > 0:
+        LEASE_LOSSES.inc(unrecorded)
+
+
 @contextlib.asynccontextmanager
 async def serve_metrics_port(app: Litestar) -> AsyncIterator[None]:
     """Lifespan: with ``GATEWAY_METRICS_PORT``, serve ``/metrics`` there only (a private port)."""
-    async with metrics_listener(app.state.settings.host, app.state.settings.metrics_port, app.state):
+    async with metrics_listener(app.state.settings, app.state.engine):
         yield
 
 
 @contextlib.asynccontextmanager
-async def metrics_listener(host: str, port: int, state: Any) -> AsyncIterator[None]:
-    """``GET /metrics`` on ``host:port`` (nothing when ``port`` is 0), rendered from ``state``'s database."""
-    if not port:
+async def metrics_listener(settings: Settings, engine: AsyncEngine | None = None) -> AsyncIterator[None]:
+    """``GET /metrics`` on ``HOST:GATEWAY_METRICS_PORT`` (nothing when that is 0).
+
+    Without an ``engine`` (``gateway worker``) it opens its own for the outbox gauges.
+    """
+    if not settings.metrics_port:
         yield
         return
+    own = engine is None
+    database = make_engine(settings) if engine is None else engine
 
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=await render(state.engine), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=await render(database), headers={"Content-Type": CONTENT_TYPE})
 
     server = web.Application()
     server.router.add_get("/metrics", metrics)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, settings.host, settings.metrics_port).start()
     try:
         yield
     finally:
         await runner.cleanup()
+        if own:
+            await database.dispose()

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from gateway.metrics import count_lease_losses
 from gateway.queue import (
     SUBSCRIBERS_PER_CLAIM,
     Claim,
@@ -155,27 +156,32 @@ class PostgresQueue:
         if record.maybe_failing:
             rows = await conn.fetch(_DISABLE, "failing", now, record.maybe_failing, record.failing_before)
             disabled.update((row[0], "failing") for row in rows)
-        done = [r for r in record.rows if r.status == "succeeded"]
+        done, recorded = [r for r in record.rows if r.status == "succeeded"], 0
         if done:
-            await conn.execute(
-                _SUCCEEDED,
-                now,
-                [r.delivery_id for r in done],
-                [r.attempt for r in done],
-                [r.status_code for r in done],
+            recorded += _count(
+                await conn.execute(
+                    _SUCCEEDED,
+                    now,
+                    [r.delivery_id for r in done],
+                    [r.attempt for r in done],
+                    [r.status_code for r in done],
+                )
             )
         later = [r for r in record.rows if r.status != "succeeded"]
         if later:
-            await conn.execute(
-                _NOT_YET,
-                now,
-                [r.delivery_id for r in later],
-                [r.attempt for r in later],
-                [r.status for r in later],
-                [r.next_attempt_at for r in later],
-                [r.status_code for r in later],
-                [r.error for r in later],
+            recorded += _count(
+                await conn.execute(
+                    _NOT_YET,
+                    now,
+                    [r.delivery_id for r in later],
+                    [r.attempt for r in later],
+                    [r.status for r in later],
+                    [r.next_attempt_at for r in later],
+                    [r.status_code for r in later],
+                    [r.error for r in later],
+                )
             )
+        count_lease_losses(len(record.rows) - recorded)  # the fence (attempts) refused the others
         rows = record.rows
         await conn.execute(
             _LOG,
@@ -209,3 +215,8 @@ class PostgresQueue:
         await conn.execute(
             _HOLD, holding.owner, holding.until, list(holding.counts), list(holding.counts.values())
         )
+
+
+def _count(status: str) -> int:
+    """The rows an ``UPDATE n`` command status says were changed."""
+    return int(status.rsplit(" ", 1)[-1])

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from gateway.db import SQLITE_BUSY_TIMEOUT_S
+from gateway.metrics import count_lease_losses
 from gateway.queue import (
     SUBSCRIBERS_PER_CLAIM,
     Claim,
@@ -151,22 +152,23 @@ class SqliteQueue:
         disabled.update(
             dict.fromkeys(self._disable(conn, record.maybe_failing, "failing", now, before), "failing")
         )
-        conn.executemany(
+        recorded = conn.executemany(
             _SUCCEEDED,
             [
                 (now, r.status_code, now, r.delivery_id, r.attempt)
                 for r in record.rows
                 if r.status == "succeeded"
             ],
-        )
-        conn.executemany(
+        ).rowcount
+        recorded += conn.executemany(
             _NOT_YET,
             [
                 (r.status, stored(r.next_attempt_at), r.status_code, r.error, now, r.delivery_id, r.attempt)
                 for r in record.rows
                 if r.status != "succeeded"
             ],
-        )
+        ).rowcount
+        count_lease_losses(len(record.rows) - recorded)  # the fence (attempts) refused the others
         conn.executemany(
             _LOG,
             [

@@ -28,6 +28,7 @@ import asyncpg
 from litestar import Litestar
 
 from gateway.egress import CallbackGuard
+from gateway.metrics import count_delivery_attempt, metrics_listener
 from gateway.models import utcnow
 from gateway.outbox import OutboxNotifier, wake_channel
 from gateway.postgres_queue import asyncpg_dsn
@@ -201,7 +202,11 @@ class Worker:
             except Exception as exc:
                 logger.exception("delivery attempt crashed", extra={"delivery_id": claim.delivery_id})
                 attempt = _broken(claim, self._clock(), f"internal error: {type(exc).__name__}")
-            self._outcomes.append(decide(attempt, self.settings.retry_schedule, self._clock(), self._rng))
+            self._outcomes.append(
+                count_delivery_attempt(
+                    decide(attempt, self.settings.retry_schedule, self._clock(), self._rng)
+                )
+            )
             self._wake.set()
 
     async def _listen(self) -> None:
@@ -290,7 +295,8 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
             "delivery worker started", extra={"worker": worker.name, "concurrency": worker.concurrency}
         )
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with metrics_listener(settings):
+                await task
         logger.info("delivery worker stopped", extra={"worker": worker.name})
 
     try:

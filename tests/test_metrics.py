@@ -1,22 +1,35 @@
 """GET /metrics: Prometheus text with requests by route, Stripe calls, webhooks and the outbox backlog."""
 
+import asyncio
 import socket
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway import metrics
 from gateway.app import create_app
 from gateway.metrics import stripe_operation
 from gateway.models import Delivery, utcnow
 from gateway.vault import Vault
 from tests import stripe_payloads as sp
+from tests.receivers import (
+    add_subscriber,
+    all_settled,
+    queue_events,
+    receiving,
+    running,
+    until,
+    wait_for_deliveries,
+)
 from tests.sandbox import SandboxServer
 from tests.support import Database, Tenant, assert_error, make_settings
 
@@ -180,3 +193,61 @@ async def test_metrics_port_keeps_metrics_off_the_api(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as private:
             samples = await scrape(private)
     assert ("gateway_outbox_pending", frozenset()) in samples
+
+
+def _counted(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_delivery_attempts_by_outcome(
+    tmp_path: Path, database: Database, tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """A callback that fails once then succeeds counts one retrying and one succeeded attempt."""
+
+    async def flaky(_request: web.Request, n: int) -> web.StreamResponse:
+        return web.Response(status=500) if n == 1 else web.json_response({"ok": True})
+
+    name = "gateway_delivery_attempts_total"
+    before = {o: _counted(name, outcome=o) for o in ("retrying", "succeeded", "failed")}
+    async with receiving(flaky) as receiver:
+        await add_subscriber(db, vault, tenant.workspace_id, receiver.url)
+        await queue_events(db, tenant.workspace_id)
+        async with running(make_settings(tmp_path, database, retry_schedule=(0.1,)), vault):
+            await wait_for_deliveries(db, all_settled)
+    after = {o: _counted(name, outcome=o) - before[o] for o in before}
+    assert after == {"retrying": 1, "succeeded": 1, "failed": 0}
+
+
+async def test_an_outcome_fenced_off_counts_as_a_lease_loss(
+    tmp_path: Path, database: Database, tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """When another worker took the delivery over mid-attempt, the late outcome is refused and counted."""
+    released = asyncio.Event()
+
+    async def stalled(_request: web.Request, _n: int) -> web.StreamResponse:
+        await released.wait()
+        return web.json_response({"ok": True})
+
+    name = "gateway_worker_lease_losses_total"
+    before = _counted(name)
+    async with receiving(stalled) as receiver:
+        await add_subscriber(db, vault, tenant.workspace_id, receiver.url)
+        await queue_events(db, tenant.workspace_id)
+        async with running(make_settings(tmp_path, database), vault):
+            await until(lambda: bool(receiver.requests))
+            async with db() as session, session.begin():  # as a worker whose lease began would
+                await session.exec(update(Delivery).values(attempts=Delivery.attempts + 1))  # type: ignore[call-overload]
+            released.set()
+            await until(lambda: _counted(name) > before)
+    assert _counted(name) - before == 1
+
+
+async def test_a_worker_serves_metrics_with_its_own_engine(
+    tmp_path: Path, database: Database, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """`gateway worker` has no app: its listener opens an engine of its own for the outbox gauges."""
+    settings = make_settings(tmp_path, database, metrics_port=_free_port())
+    base_url = f"http://127.0.0.1:{settings.metrics_port}"
+    async with metrics.metrics_listener(settings), httpx.AsyncClient(base_url=base_url) as private:
+        samples = await scrape(private)
+    assert samples[("gateway_outbox_pending", frozenset())] == 0
