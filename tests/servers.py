@@ -1,12 +1,21 @@
 """Real HTTP servers on 127.0.0.1 for tests: the SDK, the sandbox's webhooks and receivers need sockets."""
 
+import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.app import create_app
+from gateway.sandbox.first_run import SandboxWorkspace, make_sandbox_workspace
+from gateway.settings import Settings
+from gateway.vault import Vault
 
 
 @contextmanager
@@ -28,3 +37,33 @@ def serving(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class FirstRun:
+    """A gateway as the first ``make run`` leaves it: its URL and what it made (keys, customers)."""
+
+    url: str
+    made: SandboxWorkspace
+
+
+@asynccontextmanager
+async def serving_first_run(
+    settings: Settings, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> AsyncIterator[FirstRun]:
+    """A development gateway after its first start (sandbox workspace, seed, keys), on a real port.
+
+    ``settings.public_url`` must name the port to serve on: the sandbox's URLs are built on it.
+    """
+    async with db() as session, session.begin():
+        made = await make_sandbox_workspace(session, vault, settings)
+    assert made is not None
+    with serving(create_app(settings), port=int(settings.public_url.rsplit(":", 1)[1])) as url:
+        yield FirstRun(url, made)

@@ -9,7 +9,6 @@ documented status and exactly the documented keys, each of the documented type.
 import ast
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import metrics, presets
-from gateway.app import create_app
 from gateway.presets import reference
 from gateway.sample_events import sample_event
-from gateway.sandbox.first_run import SandboxWorkspace, make_sandbox_workspace
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tests.receivers import Receiver, receiving, until
 from tests.sandbox import TEST_RETRY_SCHEDULE
-from tests.servers import serving
+from tests.servers import FirstRun, free_port, serving_first_run
 from tests.support import Database, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -77,38 +74,20 @@ def _same_shape(got: Any, documented: Any, where: str = "") -> None:
             _same_shape(got[key], value, f"{where}.{key}")
 
 
-@dataclass
-class Run:
-    """A gateway as ``make run`` starts it: its URL and what its first run made."""
-
-    url: str
-    made: SandboxWorkspace
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def first_run(
     tmp_path: Path, database: Database, db: async_sessionmaker[AsyncSession], vault: Vault
-) -> AsyncIterator[Run]:
-    """A development gateway after its first start: sandbox workspace, seed, keys; delivering."""
-    port = _free_port()
+) -> AsyncIterator[FirstRun]:
+    """A development gateway after its first start, delivering callbacks."""
     settings = make_settings(
         tmp_path,
         database,
-        public_url=f"http://127.0.0.1:{port}",
+        public_url=f"http://127.0.0.1:{free_port()}",
         worker="embedded",
         retry_schedule=TEST_RETRY_SCHEDULE,
     )
-    async with db() as session, session.begin():
-        made = await make_sandbox_workspace(session, vault, settings)
-    assert made is not None
-    with serving(create_app(settings), port=port) as url:
-        yield Run(url, made)
+    async with serving_first_run(settings, db, vault) as run:
+        yield run
 
 
 async def replay(guide: str, variables: dict[str, str], urls: dict[str, str]) -> list[httpx.Response]:
@@ -143,7 +122,7 @@ async def replay(guide: str, variables: dict[str, str], urls: dict[str, str]) ->
     return answers
 
 
-async def test_bubble_guide(first_run: Run) -> None:
+async def test_bubble_guide(first_run: FirstRun) -> None:
     """Every request of docs/bubble.md works as shown, and the backend workflow learns the event."""
     async with receiving() as bubble:
         variables = {
@@ -172,7 +151,7 @@ def _samples(receiver: Receiver, suffix: str = "") -> list[Any]:
     return [r for r in receiver.requests if r.path.endswith(suffix) and json.loads(r.body)["is_test"]]
 
 
-async def test_receivers_guide(first_run: Run) -> None:
+async def test_receivers_guide(first_run: FirstRun) -> None:
     """docs/receivers.md: Zapier, Make and n8n subscribers get their samples with their headers."""
     async with receiving() as tool:
         variables = {

@@ -1,7 +1,6 @@
 """GET /metrics: Prometheus text with requests by route, Stripe calls, webhooks and the outbox backlog."""
 
 import asyncio
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from tests.receivers import (
     wait_for_deliveries,
 )
 from tests.sandbox import SandboxServer
+from tests.servers import free_port
 from tests.support import Database, Tenant, assert_error, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -176,17 +176,11 @@ async def test_outbox_backlog_and_lag(
     assert 120 <= value(samples, "gateway_outbox_oldest_due_age_seconds") < 180
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_metrics_port_keeps_metrics_off_the_api(
     tmp_path: Path, database: Database, db: async_sessionmaker[AsyncSession]
 ) -> None:
     """With GATEWAY_METRICS_PORT, /metrics answers there only; the API's port says not found."""
-    port = _free_port()
+    port = free_port()
     app = create_app(make_settings(tmp_path, database, metrics_port=port))
     async with AsyncTestClient(app) as client:
         assert_error(await client.get("/metrics"), 404, "not_found")
@@ -246,7 +240,7 @@ async def test_a_worker_serves_metrics_with_its_own_engine(
     tmp_path: Path, database: Database, db: async_sessionmaker[AsyncSession]
 ) -> None:
     """`gateway worker` has no app: its listener opens an engine of its own for the outbox gauges."""
-    settings = make_settings(tmp_path, database, metrics_port=_free_port())
+    settings = make_settings(tmp_path, database, metrics_port=free_port())
     base_url = f"http://127.0.0.1:{settings.metrics_port}"
     async with metrics.metrics_listener(settings), httpx.AsyncClient(base_url=base_url) as private:
         samples = await scrape(private)
