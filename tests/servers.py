@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -16,6 +17,10 @@ from gateway.app import create_app
 from gateway.sandbox.first_run import SandboxWorkspace, make_sandbox_workspace
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tests.support import Database, make_settings
+
+#: The gateway's callback retries in tests: three more attempts within a second.
+FAST_RETRIES = (0.1, 0.2, 0.4)
 
 
 @contextmanager
@@ -52,6 +57,17 @@ class FirstRun:
 
     url: str
     made: SandboxWorkspace
+
+
+def first_run_settings(tmp_path: Path, database: Database) -> Settings:
+    """Settings of a development gateway on a port of its own that delivers callbacks, retrying fast."""
+    return make_settings(
+        tmp_path,
+        database,
+        public_url=f"http://127.0.0.1:{free_port()}",
+        worker="embedded",
+        retry_schedule=FAST_RETRIES,
+    )
 
 
 @asynccontextmanager

@@ -25,9 +25,8 @@ from gateway.sample_events import sample_event
 from gateway.settings import Settings
 from gateway.vault import Vault
 from tests.receivers import Receiver, receiving, until
-from tests.sandbox import TEST_RETRY_SCHEDULE
-from tests.servers import FirstRun, free_port, serving_first_run
-from tests.support import Database, make_settings
+from tests.servers import FirstRun, first_run_settings, serving_first_run
+from tests.support import Database
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +78,7 @@ async def first_run(
     tmp_path: Path, database: Database, db: async_sessionmaker[AsyncSession], vault: Vault
 ) -> AsyncIterator[FirstRun]:
     """A development gateway after its first start, delivering callbacks."""
-    settings = make_settings(
-        tmp_path,
-        database,
-        public_url=f"http://127.0.0.1:{free_port()}",
-        worker="embedded",
-        retry_schedule=TEST_RETRY_SCHEDULE,
-    )
+    settings = first_run_settings(tmp_path, database)
     async with serving_first_run(settings, db, vault) as run:
         yield run
 

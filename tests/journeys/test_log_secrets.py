@@ -16,9 +16,8 @@ from gateway.vault import Vault
 from gateway.workspaces import get_workspace, webhook_secrets
 from tests import stripe_payloads as sp
 from tests.receivers import receiving, until
-from tests.sandbox import TEST_RETRY_SCHEDULE
-from tests.servers import free_port, serving_first_run
-from tests.support import TEST_SECRET_KEY, Database, make_settings
+from tests.servers import first_run_settings, serving_first_run
+from tests.support import TEST_SECRET_KEY, Database
 
 pytestmark = pytest.mark.anyio
 
@@ -54,13 +53,7 @@ async def test_a_full_journey_logs_no_secret(
     log_lines: io.StringIO,
 ) -> None:
     """Portal URL, Stripe webhook in, callback out (a failure, then a success), and mistakes on the way."""
-    settings = make_settings(
-        tmp_path,
-        database,
-        public_url=f"http://127.0.0.1:{free_port()}",
-        worker="embedded",
-        retry_schedule=TEST_RETRY_SCHEDULE,
-    )
+    settings = first_run_settings(tmp_path, database)
 
     async def flaky(_request: web.Request, n: int) -> web.StreamResponse:
         return web.Response(status=500, text="try later") if n == 1 else web.json_response({"ok": True})
