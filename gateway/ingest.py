@@ -38,10 +38,11 @@ from gateway.event_facts import (
     payment_of,
     subscription_of,
 )
+from gateway.fanout import fan_out
 from gateway.flat_events import FLAT_TYPES, PaymentFacts, build_flat_event, encode
 from gateway.ids import new_id
 from gateway.mirror import MirrorState, advance, is_newer, read_subscription
-from gateway.models import Customer, Delivery, Event, StripeEvent, Subscriber, Subscription, utcnow
+from gateway.models import Customer, Event, StripeEvent, Subscription, utcnow
 from gateway.presets import stale_update
 from gateway.stripe_events import VerifiedEvent
 from gateway.stripe_objects import str_of
@@ -254,54 +255,12 @@ def write_flat_events(connection: Connection, work: Work) -> None:
 
 
 def queue_deliveries(connection: Connection, work: Work) -> None:
-    """One delivery per subscriber and matching flat event (the Stripe event once for ``stripe`` format)."""
-    if not work.flat_events:
-        return
-    table = _table(Subscriber)
-    query = select(table.c.id, table.c.workspace_id, table.c.event_types, table.c.format).where(
-        table.c.workspace_id.in_(_padded({workspace_id for workspace_id, _ in work.flat_events})),
-        table.c.enabled,
-    )
-    subscribers: dict[str, list[Any]] = {}
-    for subscriber in connection.execute(query):
-        subscribers.setdefault(subscriber.workspace_id, []).append(subscriber)
-    deliveries: list[Row] = []
-    for row in work.stripe_events:
-        events = work.flat_events.get((row["workspace_id"], row["stripe_event_id"]), [])
-        for subscriber in subscribers.get(row["workspace_id"], ()) if events else ():
-            wanted = subscriber.event_types
-            matching = [e for e in events if "*" in wanted or e["event_type"] in wanted]
-            if subscriber.format == "stripe" and matching:  # the original event, once
-                deliveries.append(_delivery(work, subscriber.id, row))
-            elif subscriber.format != "stripe":
-                deliveries.extend(_delivery(work, subscriber.id, row, flat=e) for e in matching)
-    if deliveries:
-        connection.execute(insert(_table(Delivery)), deliveries)
-
-
-def _delivery(work: Work, subscriber_id: str, stripe_row: Row, *, flat: Row | None = None) -> Row:
-    """A pending delivery of a flat event, or (``flat`` None) of the original Stripe event."""
-    return {
-        "id": new_id("dlv"),
-        "workspace_id": stripe_row["workspace_id"],
-        "subscriber_id": subscriber_id,
-        "event_id": flat["id"] if flat else "",
-        "stripe_event_id": stripe_row["stripe_event_id"],
-        "event_type": flat["event_type"] if flat else stripe_row["type"],
-        # ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
-        "message_id": flat["id"] if flat else stripe_row["stripe_event_id"],
-        "body": flat["body"] if flat else stripe_row["payload"],
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": work.now,
-        "lease_expires_at": None,
-        "lease_owner": "",
-        "last_status_code": 0,
-        "last_error": "",
-        "created_at": work.now,
-        "updated_at": work.now,
-        "succeeded_at": None,
-    }
+    """One delivery per enabled subscriber and matching flat event (see ``gateway.fanout``)."""
+    rows = [
+        (row, work.flat_events.get((row["workspace_id"], row["stripe_event_id"]), []))
+        for row in work.stripe_events
+    ]
+    fan_out(connection, [(row, flat) for row, flat in rows if flat], work.now)
 
 
 STEPS = (

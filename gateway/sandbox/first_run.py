@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import ValidationFailed
-from gateway.flat_events import FLAT_TYPES
+from gateway.event_facts import HANDLED_EVENTS
 from gateway.keys import create_key
 from gateway.models import Workspace
 from gateway.sandbox.app import STATE_FILE
@@ -28,7 +28,7 @@ from gateway.workspaces import create_workspace, set_webhook_secrets, webhook_ur
 SANDBOX_FILE = "sandbox.json"
 WORKSPACE_NAME = "sandbox"
 #: What the gateway's own endpoint listens to: the events it handles.
-WEBHOOK_EVENTS = [*FLAT_TYPES, "billing_portal.configuration.updated"]
+WEBHOOK_EVENTS = list(HANDLED_EVENTS)
 
 
 @dataclass

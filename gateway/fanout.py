@@ -1,0 +1,66 @@
+"""Deliveries for the ingest's batch: which subscriber gets which event, as rows on its connection.
+
+The rules are ``gateway.outbox.enqueue``'s: a ``flat`` subscriber gets each flat event its
+``event_types`` match (``"*"`` for all); a ``stripe`` subscriber gets the original Stripe event once
+when any of them matches; disabled subscribers get nothing. ``enqueue`` builds ORM objects in an async
+session; the ingest writes plain rows in bulk on the connection of its batch transaction (a SQLModel
+object costs more to build than the rest of an event's work), so it uses this twin.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select
+
+from gateway.ids import new_id
+from gateway.models import Delivery, Subscriber
+
+Row = dict[str, Any]
+
+
+def fan_out(connection: Connection, events: Sequence[tuple[Row, Sequence[Row]]], now: datetime) -> int:
+    """Queue deliveries for each (stored Stripe event row, its flat event rows); how many."""
+    if not events:
+        return 0
+    table: Table = Subscriber.__table__  # type: ignore[attr-defined]
+    workspace_ids = sorted({stripe_row["workspace_id"] for stripe_row, _ in events})
+    query = select(table.c.id, table.c.workspace_id, table.c.event_types, table.c.format).where(
+        table.c.workspace_id.in_(workspace_ids), table.c.enabled
+    )
+    subscribers: dict[str, list[Any]] = {}
+    for subscriber in connection.execute(query):
+        subscribers.setdefault(subscriber.workspace_id, []).append(subscriber)
+    deliveries: list[Row] = []
+    for stripe_row, flat_rows in events:
+        for subscriber in subscribers.get(stripe_row["workspace_id"], ()):
+            wanted = subscriber.event_types
+            matching = [flat for flat in flat_rows if "*" in wanted or flat["event_type"] in wanted]
+            if subscriber.format == "stripe":
+                deliveries.extend(_delivery(subscriber.id, stripe_row, now) for _ in matching[:1])
+            else:
+                deliveries.extend(_delivery(subscriber.id, stripe_row, now, flat=flat) for flat in matching)
+    if deliveries:
+        connection.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
+    return len(deliveries)
+
+
+def _delivery(subscriber_id: str, stripe_row: Row, now: datetime, *, flat: Row | None = None) -> Row:
+    """A delivery of a flat event, or (``flat`` None) of the original Stripe event.
+
+    The columns a delivery starts with (``pending``, no attempt yet) keep the model's defaults.
+    """
+    return {
+        "id": new_id("dlv"),
+        "workspace_id": stripe_row["workspace_id"],
+        "subscriber_id": subscriber_id,
+        "event_id": flat["id"] if flat else "",
+        "stripe_event_id": stripe_row["stripe_event_id"],
+        "event_type": flat["event_type"] if flat else stripe_row["type"],
+        # ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
+        "message_id": flat["id"] if flat else stripe_row["stripe_event_id"],
+        "body": flat["body"] if flat else stripe_row["payload"],
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
