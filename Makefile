@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## serve on HOST:PORT (default 127.0.0.1:8000), migrating SQLite first
 	$(BIN)/gateway serve
 
+# The suite mostly waits on sockets, retries and subprocesses, so three workers beat one even on two cores.
+PYTEST_ARGS ?= -n 3
+
 test: $(STAMP)  ## the whole suite (PostgreSQL too when GATEWAY_TEST_DATABASE_URL points at it)
 	$(BIN)/pytest $(PYTEST_ARGS)
 

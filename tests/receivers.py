@@ -108,7 +108,7 @@ async def queue_events(
         return await enqueue(session, workspace_id=workspace_id, events=events)
 
 
-async def until(condition: Callable[[], bool], *, within: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], *, within: float = 30.0) -> None:
     """Wait until ``condition()`` holds; fail after ``within`` seconds."""
     deadline = time.monotonic() + within
     while not condition():
@@ -122,7 +122,7 @@ async def wait_for_deliveries(
     db: async_sessionmaker[AsyncSession],
     check: Callable[[list[Delivery]], bool],
     *,
-    within: float = 10.0,
+    within: float = 30.0,
 ) -> list[Delivery]:
     """Poll the deliveries until ``check`` holds; fail after ``within`` seconds."""
     deadline = time.monotonic() + within

@@ -100,7 +100,7 @@ class SandboxServer:
         return self.run(lambda s: s.call("POST", path, {"fail": fail} if fail else {}))
 
     async def wait_for(
-        self, predicate: Callable[[list[Attempt]], bool], within: float = 10.0
+        self, predicate: Callable[[list[Attempt]], bool], within: float = 30.0
     ) -> list[Attempt]:
         """Wait until the delivery log satisfies ``predicate``; the log."""
         deadline = time.monotonic() + within

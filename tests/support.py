@@ -1,7 +1,9 @@
 """Test helpers shared by fixtures and tests: databases, tenants, settings, error assertions."""
 
+import functools
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,15 +11,16 @@ from typing import Any
 import asyncpg
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import gateway.models  # noqa: F401  (registers the tables)
 from gateway.cli import main
-from gateway.db import make_engine, migration_heads
+from gateway.db import migration_heads
 from gateway.keys import create_key
 from gateway.settings import Settings
 from gateway.vault import Vault
@@ -105,19 +108,51 @@ def make_settings(tmp_path: Path, database: Database, **overrides: object) -> Se
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@functools.cache
+def _schema_script(dialect_name: str, heads: tuple[str, ...]) -> list[str]:
+    """Every CREATE statement for the models, then the Alembic stamp, compiled once per dialect."""
+    dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
+    statements = []
+    for table in SQLModel.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(str(CreateIndex(index).compile(dialect=dialect)).strip() for index in table.indexes)
+    statements.append("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    statements.extend(f"INSERT INTO alembic_version VALUES ('{head}')" for head in heads)  # noqa: S608  # noqa: S608
+    return statements
+
+
 async def create_schema(settings: Settings) -> None:
-    """Create every table and mark the database as migrated (faster than running the migrations)."""
-    engine = make_engine(settings)
+    """Create every table and mark the database as migrated (much faster than the migrations).
+
+    The DDL is compiled once and sent as one script: per-table round trips (what ``create_all``
+    does, with an existence check before each table) made PostgreSQL tests spend most of their
+    time in set-up.
+    """
+    heads = _migration_heads()
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        script = "BEGIN;\n" + ";\n".join(_schema_script("sqlite", heads)) + ";\nCOMMIT;"
+        with sqlite3.connect(str(url.database)) as conn:
+            conn.executescript(script)
+        return
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all)
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL search_path TO {settings.database_schema or 'public'}")
             await conn.execute(
-                text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
-            )
-            for head in migration_heads(settings):
-                await conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": head})
+                "SET LOCAL synchronous_commit TO off"
+            )  # a test database need not survive a crash
+            await conn.execute(";\n".join(_schema_script("postgresql", heads)))
     finally:
-        await engine.dispose()
+        await conn.close()
+
+
+@functools.cache
+def _migration_heads() -> tuple[str, ...]:
+    return tuple(sorted(migration_heads(Settings(secret_key="unused"))))
 
 
 @dataclass
