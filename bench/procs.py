@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import resource
 import signal
 import socket
@@ -37,11 +38,19 @@ def uvicorn_cmd(app: str, port: int, *, factory: bool = False) -> list[str]:
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nobody listens on right now, below the kernel's ephemeral range.
+
+    Ports the kernel hands out (``bind(0)``, what test suites running beside the bench use) are
+    never taken from there, so another program cannot grab it between this check and the server's bind.
+    """
+    while True:
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def process_tree(pid: int) -> list[int]:
