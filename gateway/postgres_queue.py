@@ -4,8 +4,16 @@ Exchanges commit with ``synchronous_commit = off``: a database crash may forget 
 claims and outcomes, which only means those deliveries are attempted again (at least once still
 holds), while every commit stops waiting for a disk flush. Deliveries themselves are written by the
 ingest transaction, which keeps the server's setting.
+
+A delivery done leaves a dead entry at the front of the claim index until vacuum removes it, and
+every claim would step over all of them (throughput times the vacuum interval: tens of thousands).
+So each subscriber's scans start at a *floor*: the due time of the oldest delivery this worker last
+claimed for it (what lies before is done, or held by a worker). Deliveries that fall due behind a
+floor (a lease that ran out, a claim rolled back, a late commit) are found by a scan without floors
+at least every ``FLOOR_TTL_S``.
 """
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -63,10 +71,14 @@ _FAIL_PENDING = (
 )
 # Due at $1: pending, its time has come, and no live lease on it.
 _DUE = "status = 'pending' AND next_attempt_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1)"
-_CANDIDATES = (  # a constant limit, no input
-    "SELECT id, url, headers_enc, secret_enc, previous_secret_enc, previous_secret_expires_at, "  # noqa: S608
-    "updated_at, max_in_flight FROM subscribers AS s WHERE enabled AND EXISTS (SELECT 1 FROM deliveries "
-    f"WHERE subscriber_id = s.id AND {_DUE}) LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE SKIP LOCKED"
+_AFTER_FLOOR = "next_attempt_at >= coalesce(f.floor, '-infinity'::timestamptz)"
+_CANDIDATES = (  # constants, no input
+    "SELECT s.id, s.url, s.headers_enc, s.secret_enc, s.previous_secret_enc, "  # noqa: S608
+    "s.previous_secret_expires_at, s.updated_at, s.max_in_flight FROM subscribers AS s "
+    "LEFT JOIN unnest($2::text[], $3::timestamptz[]) AS f(subscriber_id, floor) ON f.subscriber_id = s.id "
+    # LATERAL, not EXISTS: only then is the floor part of the index condition.
+    f"CROSS JOIN LATERAL (SELECT 1 FROM deliveries WHERE subscriber_id = s.id AND {_AFTER_FLOOR} AND {_DUE} "
+    f"LIMIT 1) AS due WHERE s.enabled LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s SKIP LOCKED"
 )
 _OTHERS = (
     "SELECT subscriber_id, sum(in_flight) FROM subscriber_leases "
@@ -74,11 +86,11 @@ _OTHERS = (
 )
 _CLAIM = (
     "UPDATE deliveries SET attempts = attempts + 1, lease_owner = $2, lease_expires_at = $3, "  # noqa: S608
-    "updated_at = $1 WHERE id IN (SELECT due.id FROM unnest($4::text[], $5::int[]) "
-    "AS s(subscriber_id, quota) CROSS JOIN LATERAL (SELECT id FROM deliveries "
-    f"WHERE subscriber_id = s.subscriber_id AND {_DUE} "
-    "ORDER BY next_attempt_at LIMIT s.quota FOR UPDATE SKIP LOCKED) AS due) "
-    "RETURNING id, subscriber_id, message_id, body, attempts"
+    "updated_at = $1 WHERE id IN (SELECT due.id FROM unnest($4::text[], $5::int[], $6::timestamptz[]) "
+    "AS f(subscriber_id, quota, floor) CROSS JOIN LATERAL (SELECT id FROM deliveries "
+    f"WHERE subscriber_id = f.subscriber_id AND {_AFTER_FLOOR} AND {_DUE} "
+    "ORDER BY next_attempt_at LIMIT f.quota FOR UPDATE SKIP LOCKED) AS due) "
+    "RETURNING id, subscriber_id, message_id, body, attempts, next_attempt_at"
 )
 _HOLD = (
     "INSERT INTO subscriber_leases (subscriber_id, owner, in_flight, expires_at) "
@@ -88,6 +100,10 @@ _HOLD = (
     "expires_at = excluded.expires_at"
 )
 _RELEASE = "DELETE FROM subscriber_leases WHERE owner = $1 OR expires_at <= $2"
+
+
+#: At least this often, scans start at the front of the claim index again (see the module's note).
+FLOOR_TTL_S = 1.0
 
 
 def asyncpg_dsn(settings: Settings) -> str:
@@ -109,6 +125,9 @@ class PostgresQueue:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool: Any = None
+        #: Per subscriber, where this worker's scans start; forgotten every ``FLOOR_TTL_S``.
+        self._floors: dict[str, datetime] = {}
+        self._floors_since = time.monotonic()
 
     async def run(self, plan: Plan) -> Exchanged:
         """Run every step of ``plan`` in one transaction."""
@@ -199,16 +218,26 @@ class PostgresQueue:
         return disabled
 
     async def _candidates(self, conn: Any, now: datetime) -> list[Destination]:
-        return [Destination(*row) for row in await conn.fetch(_CANDIDATES, now)]
+        if time.monotonic() - self._floors_since > FLOOR_TTL_S:
+            self._floors, self._floors_since = {}, time.monotonic()
+        floors = self._floors
+        rows = await conn.fetch(_CANDIDATES, now, list(floors), list(floors.values()))
+        return [Destination(*row) for row in rows]
 
     async def _others(self, conn: Any, argument: tuple[list[str], str, datetime]) -> dict[str, int]:
         ids, owner, now = argument
         return {row[0]: row[1] for row in await conn.fetch(_OTHERS, ids, owner, now)}
 
     async def _claim(self, conn: Any, lease: Lease) -> list[Claim]:
+        ids = list(lease.shares)
+        floors = [self._floors.get(sid) for sid in ids]
         rows = await conn.fetch(
-            _CLAIM, lease.now, lease.owner, lease.until, list(lease.shares), list(lease.shares.values())
+            _CLAIM, lease.now, lease.owner, lease.until, ids, list(lease.shares.values()), floors
         )
+        oldest: dict[str, datetime] = {}
+        for row in rows:
+            oldest[row[1]] = min(row[5], oldest.get(row[1], row[5]))
+        self._floors.update(oldest)  # before a subscriber's oldest claim: only done or held deliveries
         return [Claim(row[0], row[1], row[2], row[3].encode(), row[4]) for row in rows]
 
     async def _hold(self, conn: Any, holding: Holding) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -368,3 +369,29 @@ async def test_stop_lets_attempts_in_flight_finish(
         async with db() as session:
             [row] = (await session.exec(select(Delivery))).all()
     assert (row.status, row.attempts, row.lease_expires_at) == ("succeeded", 1, None)
+
+
+async def test_a_lease_that_runs_out_behind_newer_claims_is_picked_up(
+    tmp_path: Path, database: Database, tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """An older delivery held by a dead worker is sent once its lease ends, though newer ones went first."""
+    async with receiving() as receiver:
+        await add_subscriber(db, vault, tenant.workspace_id, receiver.url)
+        older, newer = await queue_events(db, tenant.workspace_id, count=2)
+        async with db() as session, session.begin():
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery)
+                .where(col(Delivery.id) == older.id)
+                .values(
+                    attempts=1, lease_owner="ghost", lease_expires_at=datetime.now(UTC) + timedelta(seconds=1)
+                )
+            )
+        async with running(fast(tmp_path, database), vault) as worker:
+            await until(lambda: len(receiver.requests) == 1)
+            assert receiver.requests[0].headers["webhook-id"] == newer.message_id
+            rows = await wait_for_deliveries(db, lambda found: all(d.status == "succeeded" for d in found))
+    assert [r.headers["webhook-id"] for r in receiver.requests] == [newer.message_id, older.message_id]
+    assert {(d.id, d.attempts, d.lease_owner) for d in rows} == {
+        (older.id, 2, worker.name),
+        (newer.id, 1, worker.name),
+    }
