@@ -1,6 +1,7 @@
 """Callback receivers on 127.0.0.1 for delivery tests, and helpers to queue and await deliveries."""
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -37,17 +38,34 @@ Reply = Callable[[web.Request, int], Awaitable[web.StreamResponse]]
 
 @dataclass
 class Receiver:
-    """Answers with ``reply(request, n)`` (n counts from 1) and records every request."""
+    """Answers with ``reply(request, n)`` (n counts from 1) and records every request under its URL.
+
+    The URL has a random first segment: other suites running on this machine may send stray
+    callbacks to a port this receiver reuses, and those must not count.
+    """
 
     reply: Reply
-    url: str = ""
+    port: int = 0
+    prefix: str = field(default_factory=lambda: "/r" + secrets.token_hex(4))
     requests: list[Received] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
 
+    @property
+    def url(self) -> str:
+        """Where to send callbacks (append any path)."""
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    def url_on(self, host: str) -> str:
+        """The same URL with another host name (resolved by a test's own DNS)."""
+        return f"http://{host}:{self.port}{self.prefix}"
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not request.path.startswith(self.prefix):
+            return web.Response(status=404)
         body = await request.read()
-        self.requests.append(Received(request.path_qs, dict(request.headers), body, time.monotonic()))
+        path = request.path_qs.removeprefix(self.prefix) or "/"
+        self.requests.append(Received(path, dict(request.headers), body, time.monotonic()))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -61,17 +79,16 @@ async def ok(_request: web.Request, _n: int) -> web.StreamResponse:
 
 
 @asynccontextmanager
-async def receiving(reply: Reply = ok, *, host: str = "127.0.0.1") -> AsyncIterator[Receiver]:
-    """A receiver served on a free port of ``host`` in this event loop."""
+async def receiving(reply: Reply = ok) -> AsyncIterator[Receiver]:
+    """A receiver served on a free port of 127.0.0.1 in this event loop."""
     receiver = Receiver(reply)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
-    site = web.TCPSite(runner, host, 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
-    receiver.url = f"http://{host}:{port}"
+    receiver.port = runner.addresses[0][1]
     try:
         yield receiver
     finally:

@@ -173,9 +173,9 @@ async def test_dns_rebinding_is_caught_at_connect_time(
     lookup = fake_dns({"rebind.example": [["93.184.216.34"], ["127.0.0.1"]]})
     guard = CallbackGuard(allow_private=False, lookup=lookup)  # type: ignore[arg-type]
     async with receiving() as receiver:
-        port = receiver.url.rsplit(":", 1)[1]
-        await guard.check_url(f"http://rebind.example:{port}/hook")  # create-time check: public, passes
-        await add_subscriber(db, vault, tenant.workspace_id, f"http://rebind.example:{port}/hook")
+        url = receiver.url_on("rebind.example") + "/hook"
+        await guard.check_url(url)  # create-time check: public, passes
+        await add_subscriber(db, vault, tenant.workspace_id, url)
         await queue_events(db, tenant.workspace_id)
         async with running(settings, vault, guard=guard):
             [done] = await wait_for_deliveries(db, all_settled)
@@ -195,14 +195,13 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
         return web.json_response({"ok": True})
 
     async with receiving(ok) as receiver:
-        port = receiver.url.rsplit(":", 1)[1]
-        await add_subscriber(db, vault, tenant.workspace_id, f"http://pinned.example:{port}/hook")
+        await add_subscriber(db, vault, tenant.workspace_id, receiver.url_on("pinned.example") + "/hook")
         await queue_events(db, tenant.workspace_id, count=3)
         async with running(settings, vault, guard=guard):
             rows = await wait_for_deliveries(db, all_settled)
     assert {d.status for d in rows} == {"succeeded"}
     assert len(receiver.requests) == 3
-    assert {r.headers["Host"] for r in receiver.requests} == {f"pinned.example:{port}"}
+    assert {r.headers["Host"] for r in receiver.requests} == {f"pinned.example:{receiver.port}"}
     assert lookup.calls == {"pinned.example": 1}  # type: ignore[attr-defined]
 
 
