@@ -95,6 +95,14 @@ async def receiving(reply: Reply = ok) -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
+async def subscribe(client: Any, tenant: Any, url: str, **body: object) -> dict[str, Any]:
+    """A subscriber created through the API (201 asserted); the answer, ``secret`` included."""
+    response = await client.post("/v1/subscribers", json={"url": url, **body}, headers=tenant.headers())
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
 async def add_subscriber(
     db: async_sessionmaker[AsyncSession], vault: Vault, workspace_id: str, url: str, **fields: Any
 ) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from tests.receivers import (
     queue_events,
     receiving,
     running,
+    subscribe,
     wait_for_deliveries,
 )
 from tests.support import Database, Tenant, assert_error, make_settings
@@ -137,12 +138,12 @@ async def test_recover_and_retry_wake_the_embedded_worker(
     monkeypatch.setattr("gateway.worker.POLL_S", 60.0)  # only a wake-up can deliver within the test
     settings = make_settings(tmp_path, database, worker="embedded", retry_schedule=())
     async with receiving() as receiver, AsyncTestClient(create_app(settings)) as client:
-        created = await client.post("/v1/subscribers", json={"url": receiver.url}, headers=tenant.headers())
+        created = await subscribe(client, tenant, receiver.url)
         [queued] = await queue_events(db, tenant.workspace_id)
         async with db() as session, session.begin():
             await session.exec(update(Delivery).values(status="failed"))  # type: ignore[call-overload]
         recovered = await client.post(
-            f"/v1/subscribers/{created.json()['id']}/recover",
+            f"/v1/subscribers/{created['id']}/recover",
             json={"since": "2026-01-01T00:00:00Z"},
             headers=tenant.headers(),
         )

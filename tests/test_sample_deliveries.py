@@ -14,7 +14,7 @@ from gateway.flat_events import EVENT_TYPES, FLAT_TYPES, FlatEvent
 from gateway.models import Event
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tests.receivers import all_settled, receiving, running, wait_for_deliveries
+from tests.receivers import all_settled, receiving, running, subscribe, wait_for_deliveries
 from tests.support import Tenant, assert_error
 
 pytestmark = pytest.mark.anyio
@@ -30,11 +30,7 @@ async def test_samples_of_each_subscribed_type_are_delivered_marked_as_tests(
     """Flat samples (every field filled, ``is_test``) signed like real callbacks, stored as test events."""
     async with receiving() as receiver:
         types = ["subscription.canceled", "invoice.paid"]
-        created = (
-            await client.post(
-                "/v1/subscribers", json={"url": receiver.url, "event_types": types}, headers=tenant.headers()
-            )
-        ).json()
+        created = await subscribe(client, tenant, receiver.url, event_types=types)
         response = await client.post(f"/v1/subscribers/{created['id']}/test", headers=tenant.headers())
         assert response.status_code == 200
         queued = response.json()["data"]
@@ -64,11 +60,7 @@ async def test_stripe_format_subscribers_get_stripe_shaped_samples(
 ) -> None:
     """One Stripe-shaped event per flat type (all of them for ``*``), of the Stripe type it comes from."""
     async with receiving() as receiver:
-        created = (
-            await client.post(
-                "/v1/subscribers", json={"url": receiver.url, "format": "stripe"}, headers=tenant.headers()
-            )
-        ).json()
+        created = await subscribe(client, tenant, receiver.url, format="stripe")
         queued = (await client.post(f"/v1/subscribers/{created['id']}/test", headers=tenant.headers())).json()
         assert len(queued["data"]) == len(EVENT_TYPES)
         async with running(settings, vault):
@@ -89,13 +81,7 @@ async def test_a_disabled_subscriber_cannot_be_tested(
     client: AsyncTestClient[Litestar], tenant: Tenant
 ) -> None:
     """Samples for a disabled subscriber would never go: 400, and nothing is stored."""
-    created = (
-        await client.post(
-            "/v1/subscribers",
-            json={"url": "https://a.example/hook", "enabled": False},
-            headers=tenant.headers(),
-        )
-    ).json()
+    created = await subscribe(client, tenant, "https://a.example/hook", enabled=False)
     response = await client.post(f"/v1/subscribers/{created['id']}/test", headers=tenant.headers())
     assert_error(response, 400, "validation_error")
     assert (await client.get("/v1/deliveries", headers=tenant.headers())).json()["data"] == []

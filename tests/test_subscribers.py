@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway.models import Delivery, Subscriber
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tests.receivers import queue_events
+from tests.receivers import queue_events, subscribe
 from tests.support import Tenant, assert_error, make_tenant
 
 pytestmark = pytest.mark.anyio
@@ -29,11 +29,8 @@ FIELDS = {
 
 
 async def create(client: AsyncTestClient[Litestar], tenant: Tenant, **body: object) -> dict[str, object]:
-    payload = {"url": "https://app.example/api/1.1/wf/stripe", **body}
-    response = await client.post("/v1/subscribers", json=payload, headers=tenant.headers())
-    assert response.status_code == 201, response.text
-    created: dict[str, object] = response.json()
-    return created
+    url = str(body.pop("url", "https://app.example/api/1.1/wf/stripe"))
+    return await subscribe(client, tenant, url, **body)
 
 
 async def stored(db: async_sessionmaker[AsyncSession], subscriber_id: object) -> Subscriber:

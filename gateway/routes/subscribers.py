@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -142,12 +142,22 @@ def _shown(subscriber: Subscriber, vault: Vault, principal: Principal, secret: s
     return SubscriberWithSecret(**msgspec.structs.asdict(view), secret=secret)
 
 
+async def _subscriber(
+    subscriber_id: FromPath[str],
+    session: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+) -> Subscriber:
+    """The subscriber the path names, of the caller's workspace (404 otherwise)."""
+    return await get_subscriber(session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id)
+
+
 class SubscriberController(Controller):
     """Callback subscribers of the workspace."""
 
     path = "/v1/subscribers"
     tags = ["subscribers"]  # noqa: RUF012
     guards = [requires_scope("admin")]  # noqa: RUF012
+    dependencies = {"subscriber": Provide(_subscriber)}  # noqa: RUF012
 
     @get(operation_id="listSubscribers", summary="List subscribers")
     async def list_subscribers(
@@ -188,22 +198,18 @@ class SubscriberController(Controller):
     @get("/{subscriber_id:str}", operation_id="getSubscriber", summary="Get a subscriber")
     async def get_subscriber(
         self,
-        subscriber_id: FromPath[str],
-        session: NamedDependency[AsyncSession],
+        subscriber: NamedDependency[Subscriber],
         principal: NamedDependency[Principal],
         vault: NamedDependency[Vault],
     ) -> SubscriberView:
         """One subscriber (header values redacted)."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         return SubscriberView.of(subscriber, vault, livemode=principal.livemode)
 
     @patch("/{subscriber_id:str}", operation_id="updateSubscriber", summary="Change a subscriber")
     async def update_subscriber(
         self,
         *,
-        subscriber_id: FromPath[str],
+        subscriber: NamedDependency[Subscriber],
         data: Annotated[SubscriberUpdate, json_body("updateSubscriber")],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -211,9 +217,6 @@ class SubscriberController(Controller):
         state: State,
     ) -> SubscriberView:
         """Change the fields given; disabling fails its pending deliveries (``recover`` brings them back)."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
         await update_subscriber(session, vault, state.callback_guard, subscriber, changes)
         return SubscriberView.of(subscriber, vault, livemode=principal.livemode)
@@ -226,15 +229,12 @@ class SubscriberController(Controller):
     )
     async def delete_subscriber(
         self,
-        subscriber_id: FromPath[str],
+        subscriber: NamedDependency[Subscriber],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         vault: NamedDependency[Vault],
     ) -> SubscriberView:
         """Delete a subscriber, its deliveries and their log."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         view = SubscriberView.of(subscriber, vault, livemode=principal.livemode)
         await delete_subscriber(session, subscriber)
         return view
@@ -247,15 +247,12 @@ class SubscriberController(Controller):
     )
     async def rotate_secret(
         self,
-        subscriber_id: FromPath[str],
+        subscriber: NamedDependency[Subscriber],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         vault: NamedDependency[Vault],
     ) -> SubscriberWithSecret:
         """A new ``secret`` (shown in this answer only); the previous one keeps signing for 24 hours."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         secret = await rotate_secret(session, vault, subscriber)
         shown: SubscriberWithSecret = _shown(subscriber, vault, principal, secret)
         return shown
@@ -268,14 +265,11 @@ class SubscriberController(Controller):
     )
     async def send_test(
         self,
-        subscriber_id: FromPath[str],
+        subscriber: NamedDependency[Subscriber],
         session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
     ) -> Page[DeliveryView]:
         """One sample per subscribed type (``is_test: true``), queued now; follow them in the delivery log."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         deliveries = await send_samples(session, subscriber, livemode=principal.livemode)
         return Page(data=[DeliveryView.of(d) for d in deliveries])
 
@@ -287,13 +281,9 @@ class SubscriberController(Controller):
     )
     async def recover(
         self,
-        subscriber_id: FromPath[str],
+        subscriber: NamedDependency[Subscriber],
         data: Annotated[Recovery, json_body("recoverSubscriberDeliveries")],
         session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
     ) -> Recovered:
         """Queue again every failed delivery created since ``since``: they are attempted at once."""
-        subscriber = await get_subscriber(
-            session, workspace_id=principal.workspace_id, subscriber_id=subscriber_id
-        )
         return Recovered(requeued=await recover(session, subscriber, since=data.since, until=data.until))

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 from gateway.app import create_app
 from gateway.vault import Vault
 from tests import stripe_payloads as sp
-from tests.receivers import receiving, wait_for_deliveries
+from tests.receivers import receiving, subscribe, wait_for_deliveries
 from tests.support import Database, Tenant, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -32,20 +32,10 @@ async def test_a_cancellation_reaches_flat_and_stripe_subscribers(  # noqa: PLR0
     await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
     settings = make_settings(tmp_path, database, worker="embedded")
     async with receiving() as receiver, AsyncTestClient(create_app(settings)) as client:
-        flat = (
-            await client.post(
-                "/v1/subscribers",
-                json={"url": receiver.url + "/bubble", "event_types": ["subscription.canceled"]},
-                headers=tenant.headers(),
-            )
-        ).json()
-        raw = (
-            await client.post(
-                "/v1/subscribers",
-                json={"url": receiver.url + "/raw", "format": "stripe"},
-                headers=tenant.headers(),
-            )
-        ).json()
+        flat = await subscribe(
+            client, tenant, receiver.url + "/bubble", event_types=["subscription.canceled"]
+        )
+        raw = await subscribe(client, tenant, receiver.url + "/raw", format="stripe")
         stripe_event = sp.event(
             "customer.subscription.deleted", sp.subscription("sub_42", customer="cus_42", status="canceled")
         )
