@@ -13,7 +13,7 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import NotFound, SignatureInvalid, ValidationFailed
 from gateway.event_facts import SUBSCRIPTION_EVENTS
 from gateway.group_commit import GroupCommitter
 from gateway.ingest import Outcome, apply_batch
@@ -23,6 +23,7 @@ from gateway.portal.cache import PortalCache
 from gateway.presets import choose_preset
 from gateway.stripe_client import StripeClients
 from gateway.stripe_events import (
+    SignatureFailures,
     VerifiedEvent,
     WebhookTargets,
     parse_event,
@@ -47,6 +48,7 @@ class Inbox:
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.targets = WebhookTargets(sessions, vault)
+        self.signature_failures = SignatureFailures(sessions)
         #: Called after an event's transaction committed (it may have queued deliveries: wake workers).
         self._on_commit = on_commit
         self.writer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
@@ -62,7 +64,12 @@ class Inbox:
             msg = "The body is not UTF-8 text."
             raise ValidationFailed(msg) from exc
         target = await self.targets.get(workspace_id)
-        verify_signature(payload, signature, target.secrets if target else ())  # no workspace: no secrets
+        try:
+            verify_signature(payload, signature, target.secrets if target else ())  # no workspace: no secrets
+        except SignatureInvalid as exc:
+            if target is not None:
+                self.signature_failures.note(workspace_id, exc.message)
+            raise
         event = parse_event(workspace_id, payload)
         if event.type in SUBSCRIPTION_EVENTS:
             if target and target.workspace.refetch_subscriptions:
@@ -104,4 +111,5 @@ async def run_inbox(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await state.inbox.writer.stop()
+        await state.inbox.signature_failures.close()
         await writer.close()

@@ -45,6 +45,11 @@ class Workspace(SQLModel, table=True):
     refetch_subscriptions: bool = False
     #: Return URLs (prefixes) allowed for every preset of the workspace.
     allowed_return_urls: list[str] = Field(default_factory=list, sa_type=JSONType)
+    #: Stripe webhook requests to this workspace whose signature did not verify (``gateway.stripe_events``).
+    signature_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_signature_failure_at: datetime | None = None
+    #: Why the latest one was refused (the answer's message, never a secret).
+    last_signature_failure: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -4,15 +4,20 @@ Verification runs on the raw body (any re-serialisation breaks the HMAC), with e
 of the workspace (two while one is being rotated) and Stripe's 300-second tolerance.
 """
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import stripe
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import (
@@ -23,7 +28,7 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.mirror import MirrorState
-from gateway.models import Workspace
+from gateway.models import Workspace, utcnow
 from gateway.stripe_client import StripeClients, stripe_errors
 from gateway.vault import Vault
 from gateway.workspaces import webhook_secrets
@@ -35,6 +40,9 @@ TOLERANCE_S = 300
 CACHE_TTL_S = 5.0
 MAX_CACHED = 10_000
 MAX_WORKSPACE_ID = 40
+#: Signature failures are written at most this often per process, so a flood of forged requests costs
+#: one database write a second, not one each.
+FAILURES_FLUSH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,61 @@ class WebhookTargets:
         if workspace is None:
             return None
         return WebhookTarget(workspace=workspace, secrets=tuple(webhook_secrets(self._vault, workspace)))
+
+
+class SignatureFailures:
+    """Counts each workspace's refused signatures and adds them to its row within ``FAILURES_FLUSH_S``.
+
+    The count (``workspaces.signature_failures``), the time and the reason of the latest one are what
+    the console's webhook status shows. Requests naming no known workspace are not counted anywhere.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._pending: dict[str, tuple[int, datetime, str]] = {}
+        self._flushing: asyncio.Task[None] | None = None
+
+    def note(self, workspace_id: str, reason: str) -> None:
+        """One refused signature for ``workspace_id``; written soon, with others that arrive meanwhile."""
+        count = self._pending.get(workspace_id, (0, utcnow(), ""))[0]
+        self._pending[workspace_id] = (count + 1, utcnow(), reason[:200])
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_later(), name="signature-failures")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FAILURES_FLUSH_S)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the counts noted so far (kept for the next flush if the database fails)."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            async with self._sessions() as session, session.begin():
+                for workspace_id, (count, at, reason) in pending.items():
+                    await session.exec(
+                        update(Workspace)
+                        .where(col(Workspace.id) == workspace_id)
+                        .values(
+                            signature_failures=col(Workspace.signature_failures) + count,
+                            last_signature_failure_at=at,
+                            last_signature_failure=reason,
+                        )
+                    )
+        except Exception:
+            logger.warning("could not record Stripe signature failures; will try again", exc_info=True)
+            for workspace_id, (count, at, reason) in pending.items():
+                newer = self._pending.get(workspace_id)
+                self._pending[workspace_id] = (count + newer[0], *newer[1:]) if newer else (count, at, reason)
+
+    async def close(self) -> None:
+        """Write what is noted now (on shutdown)."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
+        await self.flush()
 
 
 def verify_signature(payload: str, header: str, secrets: Sequence[str]) -> None:

@@ -123,6 +123,56 @@ async def test_bad_signatures_are_400_and_store_nothing(
     assert await row_counts(db) == NOTHING
 
 
+async def test_signature_failures_are_counted_on_the_workspace(
+    monkeypatch: pytest.MonkeyPatch,
+    client: AsyncTestClient[Litestar],
+    hooked: Tenant,
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    """Each refused signature adds to the workspace's durable count (written within the flush delay),
+    with the latest time and reason; an unknown workspace counts nowhere; a good event changes nothing."""
+    monkeypatch.setattr("gateway.stripe_events.FAILURES_FLUSH_S", 0.05)
+    body = sp.body_of(sp.event("customer.subscription.created", sp.subscription()))
+    url = f"/v1/stripe/webhooks/{hooked.workspace_id}"
+    await client.post(url, content=body, headers=sp.signed(body, "whsec_someone_else"))
+    await client.post(url, content=body, headers=sp.signed(body, sp.SECRET, timestamp=sp.NOW - 301))
+    await client.post("/v1/stripe/webhooks/ws_nobody", content=body, headers=sp.signed(body, sp.SECRET))
+    assert (await client.post(url, content=body, headers=sp.signed(body, sp.SECRET))).status_code == 200
+
+    async def counted() -> Workspace:
+        async with db() as session:
+            workspace = await session.get(Workspace, hooked.workspace_id)
+        assert workspace is not None
+        return workspace
+
+    deadline = time.monotonic() + 5
+    while (workspace := await counted()).signature_failures < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert workspace.signature_failures == 2
+    assert "300 seconds" in workspace.last_signature_failure
+    assert workspace.last_signature_failure_at is not None
+    async with db() as session:
+        others = (await session.exec(select(func.sum(Workspace.signature_failures)))).one()
+    assert others == 2
+
+
+async def test_signature_failures_noted_before_shutdown_are_written(
+    monkeypatch: pytest.MonkeyPatch, app: Litestar, hooked: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A failure still waiting for its flush when the gateway stops is written as it stops."""
+    monkeypatch.setattr("gateway.stripe_events.FAILURES_FLUSH_S", 3600)
+    body = sp.body_of(sp.event("customer.subscription.created", sp.subscription()))
+    async with AsyncTestClient(app) as client:
+        response = await client.post(
+            f"/v1/stripe/webhooks/{hooked.workspace_id}", content=body, headers={"Stripe-Signature": "v1=x"}
+        )
+        assert_error(response, 400, "signature_invalid")
+    async with db() as session:
+        workspace = await session.get(Workspace, hooked.workspace_id)
+    assert workspace is not None
+    assert workspace.signature_failures == 1
+
+
 async def test_signature_just_inside_the_tolerance_is_accepted(
     client: AsyncTestClient[Litestar], hooked: Tenant
 ) -> None:
