@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway import __version__
 from gateway.auth import ApiKeyMiddleware, Authenticator, provide_principal
+from gateway.console import console_router, template_config
 from gateway.db import make_engine, make_session_factory, migration_heads, open_session
 from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
 from gateway.inbox import run_inbox
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         return error_response(request, exc)
 
     app = Litestar(
-        route_handlers=[*ROUTES, *mounted_handlers(settings)],
+        route_handlers=[*ROUTES, console_router(), *mounted_handlers(settings)],
         state=state,
         lifespan=[_database, deliveries_lifespan, run_inbox, serve_sandbox, serve_metrics_port],
         dependencies={
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         exception_handlers={Exception: handle},
         openapi_config=_openapi_config(),
+        template_config=template_config(),
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,
         debug=False,

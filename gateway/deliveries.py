@@ -1,5 +1,10 @@
 """The delivery log: every callback, its attempts and what each receiver answered; manual retries."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -9,6 +14,20 @@ from gateway.outbox import mark_queued
 from gateway.subscribers import require_enabled
 
 FLAT_EVENT_PREFIX = "evt_gw_"
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """A workspace's deliveries not yet settled."""
+
+    #: Pending, due now or later.
+    pending: int
+    #: Pending and due now.
+    due: int
+    #: When the longest-waiting due delivery fell due (None: none is waiting).
+    oldest_due_at: datetime | None
+    #: Failed for good (gave up, or the subscriber was disabled): ``recover`` or retry brings them back.
+    failed: int
 
 
 async def list_deliveries(
@@ -49,6 +68,39 @@ async def attempts_of(session: AsyncSession, delivery: Delivery) -> list[Deliver
     """A delivery's attempts, first first."""
     query = select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id)
     return list((await session.exec(query.order_by(col(DeliveryAttempt.attempt)))).all())
+
+
+async def latest_attempts(
+    session: AsyncSession, deliveries: Sequence[Delivery]
+) -> dict[str, DeliveryAttempt]:
+    """The latest attempt of each delivery that has one, by delivery ID (one query for a page)."""
+    ids = [d.id for d in deliveries if d.attempts]
+    if not ids:
+        return {}
+    query = select(DeliveryAttempt).where(col(DeliveryAttempt.delivery_id).in_(ids))
+    latest: dict[str, DeliveryAttempt] = {}
+    for attempt in (await session.exec(query.order_by(col(DeliveryAttempt.attempt)))).all():
+        latest[attempt.delivery_id] = attempt
+    return latest
+
+
+async def backlog(session: AsyncSession, *, workspace_id: str) -> Backlog:
+    """How many of the workspace's deliveries wait, how many are due and since when, how many failed."""
+    now = utcnow()
+    mine = col(Delivery.workspace_id) == workspace_id
+    pending = col(Delivery.status) == "pending"
+    total = (await session.exec(select(func.count()).where(mine, pending))).one()
+    due, oldest = (
+        await session.exec(
+            select(func.count(), func.min(Delivery.next_attempt_at)).where(
+                mine, pending, col(Delivery.next_attempt_at) <= now
+            )
+        )
+    ).one()
+    failed = (await session.exec(select(func.count()).where(mine, col(Delivery.status) == "failed"))).one()
+    if oldest is not None and oldest.tzinfo is None:  # SQLite hands back naive UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(pending=total, due=due, oldest_due_at=oldest, failed=failed)
 
 
 def in_flight(delivery: Delivery) -> bool:

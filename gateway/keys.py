@@ -88,6 +88,17 @@ async def find_active_key(session: AsyncSession, raw_key: str) -> tuple[ApiKey, 
     return row[0], row[1]
 
 
+async def find_active_key_by_id(session: AsyncSession, key_id: str) -> tuple[ApiKey, Workspace] | None:
+    """The unrevoked key with this ID and its workspace, if any (the console's session holds only the ID)."""
+    query = (
+        select(ApiKey, Workspace)
+        .join(Workspace, col(Workspace.id) == col(ApiKey.workspace_id))
+        .where(ApiKey.id == key_id, col(ApiKey.revoked_at).is_(None))
+    )
+    row = (await session.exec(query)).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def record_key_use(session: AsyncSession, used: dict[str, datetime]) -> None:
     """Write buffered ``last_used_at`` times (key ID to time)."""
     for key_id, when in used.items():

@@ -1,14 +1,11 @@
 """Journey: a customer opens a gateway-made portal URL in a real browser and cancels; Stripe-signed
 events about it reach a webhook endpoint.
 
-Headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by Selenium.
+Headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by Selenium (``browser``, in
+``tests/journeys/conftest.py``).
 """
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +13,6 @@ import stripe
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -25,40 +21,6 @@ from tests.sandbox import Receiver, SandboxServer, receiving
 from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-#: The flags known to work here as root, with no network beyond loopback.
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-)
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    """Headless Chromium (CI installs it; elsewhere the journey is skipped without it)."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromium-driver are required in CI (.ci/run installs them)")
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    profile = tempfile.mkdtemp(prefix="chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
