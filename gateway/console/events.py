@@ -1,5 +1,6 @@
 """Events: the flat events the gateway produced, each with the Stripe event it came from."""
 
+import json
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -14,7 +15,7 @@ from gateway.console.pages import page
 from gateway.console.session import Admin
 from gateway.deliveries import list_deliveries
 from gateway.event_log import get_event, list_events, source_events
-from gateway.flat_events import EVENT_TYPES, decode
+from gateway.flat_events import EVENT_TYPES
 
 PAGE_SIZE = 50
 
@@ -49,6 +50,7 @@ async def events_page(
         stripe_event_id=filters["stripe_event"],
     )
     shown = rows[:PAGE_SIZE]
+    # Read as JSON, not as FlatEvent: an event stored before a key was added still shows.
     sources = await source_events(
         session, workspace_id=admin.workspace.id, stripe_event_ids=(r.stripe_event_id for r in shown)
     )
@@ -56,7 +58,9 @@ async def events_page(
         "events.html",
         request,
         admin,
-        events=[{"row": r, "flat": decode(r.body), "source": sources.get(r.stripe_event_id)} for r in shown],
+        events=[
+            {"row": r, "flat": json.loads(r.body), "source": sources.get(r.stripe_event_id)} for r in shown
+        ],
         next_cursor=shown[-1].id if len(rows) > PAGE_SIZE else "",
         filters=filters,
         types=EVENT_TYPES,
@@ -81,7 +85,7 @@ async def event_page(
         request,
         admin,
         event=event,
-        flat=decode(event.body),
+        flat=json.loads(event.body),
         source=sources.get(event.stripe_event_id),
         deliveries=await log_rows(session, admin.workspace.id, deliveries),
     )

@@ -145,7 +145,9 @@ def error_page(request: Request[Any, Any, Any], status: int, title: str, message
 def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Console errors as pages (the API's are JSON): sign in again, or what went wrong."""
     if isinstance(exc, NotSignedIn):
-        target = quote(local(request.url.path + (f"?{request.url.query}" if request.url.query else "")))
+        # Back to the page after signing in; a form cannot be sent again, so after one: the overview.
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = quote(local(here) if request.method == "GET" else "/console")
         redirect = Redirect(f"/console/sign-in?next={target}", status_code=303)
         redirect.set_cookie(cookies_of(request.app.state).cleared())
         return redirect
@@ -157,4 +159,3 @@ def handle_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     logger.error("unhandled console error", exc_info=exc)
     message = "Something went wrong on our side; the request ID helps us find it."
     return error_page(request, 500, "Something went wrong", message)
-

@@ -5,7 +5,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +38,17 @@ from gateway.subscribers import (
 from gateway.vault import Vault
 
 RECENT = 10
+
+
+async def provide_subscriber(
+    admin: NamedDependency[Admin], session: NamedDependency[AsyncSession], subscriber_id: FromPath[str]
+) -> Subscriber:
+    """The workspace's subscriber the path names (another's, or none: a 404 page)."""
+    return await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
+
+
+#: For the pages of one subscriber (``/subscribers/{subscriber_id}...``).
+ONE = {"subscriber": Provide(provide_subscriber)}
 
 
 def _form(
@@ -132,29 +143,27 @@ async def create(
     return _secret(request, admin, subscriber, secret, new=True)
 
 
-@get("/subscribers/{subscriber_id:str}", name="console-subscriber")
+@get("/subscribers/{subscriber_id:str}", dependencies=ONE, name="console-subscriber")
 async def subscriber_page(
     request: Request[Any, Any, State],
     admin: NamedDependency[Admin],
     session: NamedDependency[AsyncSession],
     vault: NamedDependency[Vault],
-    subscriber_id: FromPath[str],
+    subscriber: NamedDependency[Subscriber],
 ) -> Template:
     """One subscriber: its settings, its actions and its latest deliveries."""
-    subscriber = await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
     return await _detail(request, admin, session, vault, subscriber)
 
 
-@post("/subscribers/{subscriber_id:str}", status_code=303)
+@post("/subscribers/{subscriber_id:str}", dependencies=ONE, status_code=303)
 async def edit(
     request: Request[Any, Any, State],
     admin: NamedDependency[Admin],
     session: NamedDependency[AsyncSession],
     vault: NamedDependency[Vault],
-    subscriber_id: FromPath[str],
+    subscriber: NamedDependency[Subscriber],
 ) -> Response[Any]:
     """Save the edit form (blank headers keep the stored ones)."""
-    subscriber = await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
     values = form_values(await request.form())
     try:
         data = request_of(values, SubscriberUpdate, editing=True)
@@ -168,16 +177,14 @@ async def edit(
     return see_other(f"/console/subscribers/{subscriber.id}", notice="saved")
 
 
-@post("/subscribers/{subscriber_id:str}/enabled", status_code=303)
+@post("/subscribers/{subscriber_id:str}/enabled", dependencies=ONE, status_code=303)
 async def set_enabled(
     request: Request[Any, Any, State],
-    admin: NamedDependency[Admin],
     session: NamedDependency[AsyncSession],
     vault: NamedDependency[Vault],
-    subscriber_id: FromPath[str],
+    subscriber: NamedDependency[Subscriber],
 ) -> Response[Any]:
     """Enable or disable (disabling fails its pending deliveries; recover brings them back)."""
-    subscriber = await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
     enabled = (await request.form()).get("enabled") == "true"
     await update_subscriber(
         session, vault, request.app.state.callback_guard, subscriber, {"enabled": enabled}
@@ -185,30 +192,28 @@ async def set_enabled(
     return see_other(f"/console/subscribers/{subscriber.id}", notice="enabled" if enabled else "disabled")
 
 
-@post("/subscribers/{subscriber_id:str}/rotate-secret", status_code=200)
+@post("/subscribers/{subscriber_id:str}/rotate-secret", dependencies=ONE, status_code=200)
 async def rotate(
     request: Request[Any, Any, State],
     admin: NamedDependency[Admin],
     session: NamedDependency[AsyncSession],
     vault: NamedDependency[Vault],
-    subscriber_id: FromPath[str],
+    subscriber: NamedDependency[Subscriber],
 ) -> Template:
     """A new signing secret, shown this once; the previous one keeps signing for 24 hours."""
-    subscriber = await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
     secret = await rotate_secret(session, vault, subscriber)
     return _secret(request, admin, subscriber, secret, new=False)
 
 
-@post("/subscribers/{subscriber_id:str}/test", status_code=303)
+@post("/subscribers/{subscriber_id:str}/test", dependencies=ONE, status_code=303)
 async def send_test(
     request: Request[Any, Any, State],
     admin: NamedDependency[Admin],
     session: NamedDependency[AsyncSession],
     vault: NamedDependency[Vault],
-    subscriber_id: FromPath[str],
+    subscriber: NamedDependency[Subscriber],
 ) -> Response[Any]:
     """Send a sample of each subscribed type now; the subscriber's page then shows how each went."""
-    subscriber = await get_subscriber(session, workspace_id=admin.workspace.id, subscriber_id=subscriber_id)
     try:
         deliveries = await send_samples(session, subscriber, livemode=admin.workspace.livemode)
     except ValidationFailed as exc:
