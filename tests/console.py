@@ -2,6 +2,7 @@
 
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -89,10 +90,15 @@ Reply = Callable[[dict[str, Any]], int]
 @dataclass
 class Hook:
     """A callback receiver on its own thread: console pages that wait for a delivery (and Selenium)
-    block the test's event loop, so a receiver there could never answer. ``reply(event)`` is the status."""
+    block the test's event loop, so a receiver there could never answer. ``reply(event)`` is the status.
+
+    Like ``tests.receivers.Receiver`` it answers only under a random first path segment (stray
+    callbacks of other suites on this machine to a reused port must not count).
+    """
 
     reply: Reply = lambda _event: 200
     url: str = ""
+    prefix: str = field(default_factory=lambda: "/h" + secrets.token_hex(4))
     requests: list[Received] = field(default_factory=list)
 
     def events(self) -> list[dict[str, Any]]:
@@ -107,6 +113,8 @@ def hook_receiver(reply: Reply | None = None) -> Iterator[Hook]:
 
     @post("/{tail:path}", status_code=200)
     async def receive(request: Request[Any, Any, Any]) -> Response[str]:
+        if not request.url.path.startswith(hook.prefix):
+            return Response("", status_code=404)
         body = await request.body()
         hook.requests.append(Received(request.url.path, dict(request.headers), body, time.monotonic()))
         status = hook.reply(json.loads(body))
@@ -115,7 +123,7 @@ def hook_receiver(reply: Reply | None = None) -> Iterator[Hook]:
         )
 
     with serving(Litestar([receive], logging_config=None)) as url:
-        hook.url = url
+        hook.url = url + hook.prefix
         yield hook
 
 

@@ -135,8 +135,8 @@ async def test_previews_are_refused_on_a_live_workspace(
 async def test_the_bubble_settings_shown_work_as_written(
     console: Console, client: AsyncTestClient[Litestar], sandbox_tenant: Tenant
 ) -> None:
-    """Calling the URL shown, with the body and the initializing header shown and a portal key, answers
-    exactly the fields the page says Bubble will learn."""
+    """The call shown, sent as Bubble's Initialize call would (dry_run true) with a portal key in the
+    header named, answers 200 with exactly the fields the page says Bubble will learn."""
     page = (await console.get("/console/presets/cancel-only")).text
     call = {k: text_of(v) for k, v in re.findall(r"<dt>([^<]+)</dt><dd><code>([^<]*)</code>", page)}
     assert (call["Use as"], call["Method"], call["Authentication"], call["Key name"]) == (
@@ -145,17 +145,29 @@ async def test_the_bubble_settings_shown_work_as_written(
         "Private key in header",
         "Authorization",
     )
-    body = json.loads(by_id(page, "bubble-body").replace("<customer_id>", "cus_123"))
-    assert body == {"customer": "cus_123", "preset": "cancel-only"}
-    name, _, value = call["Header while initializing"].partition(": ")
-    path = call["URL"].removeprefix("http://testserver.local")
+    assert call["Development key value"] == "Bearer gw_test_..."  # a test workspace's keys
+    filled = {"<customer>": "cus_123", "<return_url>": "", "<dry_run>": "true"}
+    body = by_id(page, "bubble-body")
+    for parameter, value in filled.items():
+        body = body.replace(parameter, value)
+    assert json.loads(body) == {
+        "customer": "cus_123",
+        "preset": "cancel-only",
+        "return_url": "",
+        "dry_run": True,
+    }
     answer = await client.post(
-        path, json=body, headers={name: value, "Authorization": f"Bearer {sandbox_tenant.portal_key}"}
+        call["URL"].removeprefix("http://testserver.local"),
+        content=body,
+        headers={
+            call["Key name"]: call["Development key value"].replace("gw_test_...", sandbox_tenant.portal_key)
+        },
     )
     assert answer.status_code == 200, answer.text
     shown = json.loads(text_of(re.findall(r"<pre>(.*?)</pre>", page, re.DOTALL)[0]))
     assert set(answer.json()) == set(shown)
     assert answer.json()["preset"] == shown["preset"] == "cancel-only"
+    assert answer.json()["url"].endswith("_dry_run_example")
 
 
 async def test_sync_now_creates_the_configuration(console: Console, sandbox: SandboxServer) -> None:

@@ -1,9 +1,9 @@
 """The Bubble API Connector settings that get a portal URL for one preset, ready to copy.
 
-Bubble's API Connector is the strictest client (``reference/nocode-clients.md`` §1): the key goes in
-a private header, the call is an *Action* (a *Data* call re-runs on every render), the response
-schema is learned once from "Initialize call" (which really runs the call, so it uses the dry run),
-and errors stop the workflow unless "Include errors in response" is ticked.
+Bubble's API Connector is the strictest client: the key goes in a private header, the call is an
+*Action* (a *Data* call re-runs on every render), the response's fields are learned once from
+"Initialize call" (which really runs the call, so it asks for a dry run), and errors stop the
+workflow unless "Include errors in response" is ticked. ``docs/bubble.md`` is the whole guide.
 """
 
 import json
@@ -29,63 +29,71 @@ class ConnectorSettings:
     api: list[Setting]
     call: list[Setting]
     body: str
-    initialize_header: Setting
     #: A filled-in answer, for "Manually enter API response" or to check the detected fields.
     answer: str
     steps: list[str]
 
 
-def connector_settings(public_url: str, named: NamedPreset, *, workspace_name: str) -> ConnectorSettings:
-    """What to type into Bubble's API Connector to open preset ``named``'s portal for a customer."""
-    body = json.dumps({"customer": "<customer_id>", "preset": named.name}, indent=2)
+def connector_settings(
+    public_url: str, named: NamedPreset, *, workspace_name: str, livemode: bool
+) -> ConnectorSettings:
+    """What to type into Bubble's API Connector to open preset ``named``'s portal for a customer.
+
+    The same settings as ``docs/bubble.md``, with this gateway's URL and this preset filled in.
+    """
+    body = (
+        f'{{"customer": "<customer>", "preset": "{named.name}", "return_url": "<return_url>", '
+        '"dry_run": <dry_run>}'
+    )
+    # Bubble keeps a live key and a development key; this workspace's keys are one of the two.
+    key_field, key_value = (
+        ("Key value", "Bearer gw_live_...")
+        if livemode
+        else (
+            "Development key value",
+            "Bearer gw_test_...",
+        )
+    )
     api = [
         Setting("API Name", "Portal Gateway"),
-        Setting("Authentication", "Private key in header"),
+        Setting("Authentication", "Private key in header", "Keeps the key on Bubble's server."),
         Setting("Key name", "Authorization"),
         Setting(
-            "Key value",
-            "Bearer gw_..._your_portal_key",
-            "A portal-scope key (it can make portal URLs, nothing else): "
+            key_field,
+            key_value,
+            "A portal key of this workspace (it makes portal URLs, nothing else): "
             f"gateway keys create --workspace {workspace_name} --scope portal --name bubble",
         ),
     ]
     call = [
-        Setting("Name", f"Portal URL ({named.name})"),
-        Setting("Use as", "Action", "Not Data: a Data call runs again each time the page shows it."),
+        Setting("Name", f"Create portal session ({named.name})"),
+        Setting("Use as", "Action", "Not Data: a Data call runs again each time a page element needs it."),
         Setting("Data type", "JSON"),
         Setting("Method", "POST"),
         Setting("URL", f"{public_url}/v1/portal-sessions"),
         Setting("Body type", "JSON"),
         Setting(
-            "Parameter customer_id",
-            "cus_... (uncheck Private)",
-            'The Stripe customer ID you keep on the user. Or send "email" or "external_user_id" '
-            '(matched against the customer\'s metadata external_user_id) instead of "customer".',
-        ),
-        Setting(
             "Include errors in response and allow workflow actions to continue",
-            "checked",
-            "Errors then answer with error_code and error_message instead of stopping the workflow.",
+            "ticked",
+            "Errors then answer ok = no with an error_code instead of stopping the workflow.",
         ),
     ]
     steps = [
         (
-            "Add the header below, click Initialize call: the gateway answers a filled-in example without "
-            "calling Stripe, so Bubble learns every field. Then delete the header."
+            "Untick Private on the parameters customer, return_url and dry_run, so the workflow can fill "
+            'them. No customer ID on the user? Send "email" or "external_user_id" instead of "customer".'
         ),
         (
-            "In your workflow: this action (customer_id = Current User's Stripe customer ID), then "
-            '"Open an external website" with Result of step 1\'s url.'
+            "Set dry_run to true and click Initialize call: the gateway answers every field, filled in, "
+            "without calling Stripe (below). Then set dry_run's default to false."
+        ),
+        (
+            "In the button's workflow: this action (customer = the user's Stripe customer ID, dry_run = "
+            "no), then Open an external website with Result of step 1's url, only when Result of step 1's "
+            "ok is yes, in the same tab."
         ),
     ]
     if named.preset.flow:
         steps.append(f"This preset always opens the {named.preset.flow} page: no flow parameter is needed.")
     answer = {**ANSWERS["createPortalSession"], "preset": named.name}
-    return ConnectorSettings(
-        api=api,
-        call=call,
-        body=body,
-        initialize_header=Setting("Header while initializing", "X-Dry-Run: 1"),
-        answer=json.dumps(answer, indent=2),
-        steps=steps,
-    )
+    return ConnectorSettings(api=api, call=call, body=body, answer=json.dumps(answer, indent=2), steps=steps)

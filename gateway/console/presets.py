@@ -63,7 +63,9 @@ async def _preset(
         said=said,
         left_out=left_out,
         written=yaml.safe_dump(item.preset, sort_keys=False, allow_unicode=True) if item.preset else "",
-        bubble=connector_settings(settings.public_url, named, workspace_name=admin.workspace.name)
+        bubble=connector_settings(
+            settings.public_url, named, workspace_name=admin.workspace.name, livemode=admin.workspace.livemode
+        )
         if named
         else None,
         can_preview=not admin.workspace.livemode,
