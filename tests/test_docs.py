@@ -7,6 +7,7 @@ documented status and exactly the documented keys, each of the documented type.
 """
 
 import ast
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -111,8 +112,22 @@ async def replay(guide: str, variables: dict[str, str], urls: dict[str, str]) ->
                 _same_shape(response.json(), step.answer, where)
             if step.method == "POST" and step.url.endswith("/v1/subscribers"):
                 variables["SUBSCRIBER_ID"] = response.json()["id"]
+            if step.method == "POST" and step.url.endswith("/test"):
+                # As a builder would: see the samples arrive before the next step moves the URL on.
+                await _until_sent(http, fill("$GATEWAY"), {k: fill(v) for k, v in step.headers.items()})
             answers.append(response)
     return answers
+
+
+async def _until_sent(http: httpx.AsyncClient, gateway: str, headers: dict[str, str]) -> None:
+    """Wait (at most 30 s) until no delivery is pending any more."""
+    for _ in range(300):
+        pending = await http.get(f"{gateway}/v1/deliveries?status=pending", headers=headers)
+        if not pending.json()["data"]:
+            return
+        await asyncio.sleep(0.1)
+    msg = "test samples still pending"
+    raise AssertionError(msg)
 
 
 async def test_bubble_guide(first_run: FirstRun) -> None:
