@@ -1,11 +1,13 @@
 """Engines, real transactions on SQLite, and migrations that agree with the models."""
 
+import threading
 from pathlib import Path
 
 import anyio.to_thread
 import pytest
 from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
@@ -16,6 +18,7 @@ from gateway.db import (
     current_revisions,
     make_engine,
     make_session_factory,
+    make_sqlite_writer_engine,
     migration_heads,
     upgrade_database,
 )
@@ -62,6 +65,27 @@ async def test_sqlite_pragmas(tmp_path: Path) -> None:
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 15000
     finally:
         await engine.dispose()
+
+
+def test_connections_opening_at_once_on_a_new_file_all_get_wal(tmp_path: Path) -> None:
+    """The first switch to WAL can be refused at once while others open; every connection still opens."""
+    for attempt in range(40):
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/{attempt}.db", secret_key="k")
+        engines = [make_sqlite_writer_engine(settings) for _ in range(4)]
+        modes: list[str] = []
+
+        def connect(engine: Engine) -> None:
+            with engine.connect() as conn:
+                modes.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
+
+        threads = [threading.Thread(target=connect, args=(engine,)) for engine in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine in engines:
+            engine.dispose()
+        assert modes == ["wal"] * 4
 
 
 async def test_savepoints_really_roll_back(db: async_sessionmaker[AsyncSession]) -> None:
