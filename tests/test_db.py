@@ -74,7 +74,7 @@ def test_connections_opening_at_once_on_a_new_file_all_get_wal(tmp_path: Path) -
         engines = [make_sqlite_writer_engine(settings) for _ in range(4)]
         modes: list[str] = []
 
-        def connect(engine: Engine) -> None:
+        def connect(engine: Engine, modes: list[str] = modes) -> None:
             with engine.connect() as conn:
                 modes.append(conn.exec_driver_sql("PRAGMA journal_mode").scalar_one())
 
