@@ -35,6 +35,8 @@ from gateway.workspaces import (
     create_workspace,
     get_workspace,
     list_workspaces,
+    replace_stripe_key,
+    set_allowed_return_urls,
     set_webhook_secrets,
     webhook_secrets,
     webhook_url,
@@ -193,14 +195,22 @@ async def _register_webhook(settings: Settings, vault: Vault, ws: Workspace) -> 
     default=None,
     help="Read each subscription from Stripe before forwarding its events (one Stripe call per event).",
 )
-def workspace_update(
+@click.option("--stripe-key", default="", help="A new Stripe secret key of the same mode (a rolled key).")
+@click.option(
+    "--allowed-return-urls",
+    default=None,
+    help="Comma-separated URL prefixes every preset may return to (replaces the list; '' empties it).",
+)
+def workspace_update(  # noqa: PLR0917  (one parameter an option)
     name: str,
     webhook_secret: str,
     drop_previous_secret: bool,
     register_webhook: bool,
     refetch_subscriptions: bool | None,
+    stripe_key: str,
+    allowed_return_urls: str | None,
 ) -> None:
-    """Change a workspace: rotate its webhook signing secret, re-fetching of subscriptions."""
+    """Change a workspace: its Stripe key, webhook signing secrets, return URLs, re-fetching."""
     settings = Settings()
     vault = Vault(settings.secret_keys())
 
@@ -214,6 +224,11 @@ def workspace_update(
             set_webhook_secrets(vault, ws, webhook_secrets(vault, ws)[:1])
         if refetch_subscriptions is not None:
             ws.refetch_subscriptions = refetch_subscriptions
+        if stripe_key:
+            replace_stripe_key(vault, ws, stripe_key)
+        if allowed_return_urls is not None:
+            urls = [url.strip() for url in allowed_return_urls.split(",") if url.strip()]
+            set_allowed_return_urls(ws, urls)
         session.add(ws)
         return {
             "workspace_id": ws.id,
@@ -223,6 +238,7 @@ def workspace_update(
             "webhook_secrets": len(webhook_secrets(vault, ws)),
             "stripe_webhook_endpoint_id": ws.stripe_webhook_endpoint_id,
             "refetch_subscriptions": ws.refetch_subscriptions,
+            "allowed_return_urls": ws.allowed_return_urls,
         }
 
     _emit(_in_session(settings, work))

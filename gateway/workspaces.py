@@ -10,6 +10,7 @@ from gateway.errors import NotFound, ValidationFailed
 from gateway.ids import new_id
 from gateway.keys import create_key
 from gateway.models import Workspace
+from gateway.presets.rules import is_http_url
 from gateway.settings import Settings
 from gateway.vault import Vault
 
@@ -114,6 +115,24 @@ def add_webhook_secret(
         raise ValidationFailed(msg, field="webhook_secret")
     previous = webhook_secrets(vault, workspace)[:1] if keep_previous else []
     set_webhook_secrets(vault, workspace, [secret, *(s for s in previous if s != secret)])
+
+
+def replace_stripe_key(vault: Vault, workspace: Workspace, stripe_key: str) -> None:
+    """Use another Stripe secret key of the same mode (the workspace's API keys carry its mode)."""
+    if stripe_key_livemode(stripe_key) != workspace.livemode:
+        mode = "live" if workspace.livemode else "test"
+        msg = f"This workspace is in {mode} mode: its new Stripe key must be a {mode}-mode key too."
+        raise ValidationFailed(msg, field="stripe_key")
+    workspace.stripe_key_enc = vault.encrypt(stripe_key)
+
+
+def set_allowed_return_urls(workspace: Workspace, urls: list[str]) -> None:
+    """Set the URL prefixes any preset's portal sessions may return to, besides the preset's own."""
+    for url in urls:
+        if not is_http_url(url):
+            msg = f"{url!r} is not an http(s) URL with a host."
+            raise ValidationFailed(msg, field="allowed_return_urls")
+    workspace.allowed_return_urls = urls
 
 
 def stripe_api_base(settings: Settings, workspace: Workspace) -> str:

@@ -1,5 +1,6 @@
 """The `gateway` command: JSON on stdout for scripts, human text on stderr."""
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -7,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from gateway.db import migration_heads
+from gateway.db import make_engine, make_session_factory, migration_heads
 from gateway.settings import Settings
+from gateway.vault import Vault
+from gateway.workspaces import get_workspace
 from tests.support import TEST_SECRET_KEY
 from tests.support import run_cli as run
 
@@ -26,6 +29,44 @@ def test_workspace_create_prints_the_contract_object(cli_env: dict[str, str]) ->
     listed = json.loads(run(cli_env, "workspace", "list").stdout)
     assert [w["name"] for w in listed] == ["acme"]
     assert "api_key" not in listed[0]
+
+
+def test_workspace_update_rolls_the_stripe_key_and_sets_return_urls(cli_env: dict[str, str]) -> None:
+    """update takes a rolled Stripe key of the same mode and the workspace's allowed return URLs."""
+    run(cli_env, "workspace", "create", "acme", "--stripe-key", "sk_test_abcdefghijk")
+    result = run(
+        cli_env,
+        *("workspace", "update", "acme", "--stripe-key", "sk_test_rolledkey123"),
+        *("--allowed-return-urls", "https://app.example/account, https://app.example/billing"),
+    )
+    assert result.exit_code == 0, result.output
+    updated = json.loads(result.stdout)
+    assert updated["allowed_return_urls"] == ["https://app.example/account", "https://app.example/billing"]
+    assert "sk_test_" not in result.output
+    assert asyncio.run(_stored_stripe_key(cli_env, "acme")) == "sk_test_rolledkey123"
+    emptied = json.loads(run(cli_env, "workspace", "update", "acme", "--allowed-return-urls", "").stdout)
+    assert emptied["allowed_return_urls"] == []
+    live = run(cli_env, "workspace", "update", "acme", "--stripe-key", "sk_live_abcdefghijk")
+    assert (live.exit_code, live.stdout) == (1, "")
+    assert "test mode" in live.stderr
+    bad_url = run(cli_env, "workspace", "update", "acme", "--allowed-return-urls", "ftp://app.example/")
+    assert (bad_url.exit_code, bad_url.stdout) == (1, "")
+    assert asyncio.run(_stored_stripe_key(cli_env, "acme")) == "sk_test_rolledkey123"
+
+
+async def _stored_stripe_key(env: dict[str, str], name: str) -> str:
+    settings = Settings(
+        database_url=env["GATEWAY_DATABASE_URL"],
+        database_schema=env["GATEWAY_DATABASE_SCHEMA"],
+        secret_key=env["GATEWAY_SECRET_KEY"],
+    )
+    engine = make_engine(settings)
+    try:
+        async with make_session_factory(engine)() as session:
+            workspace = await get_workspace(session, name)
+    finally:
+        await engine.dispose()
+    return Vault(settings.secret_keys()).decrypt(workspace.stripe_key_enc)
 
 
 def test_keys_create_list_revoke(cli_env: dict[str, str]) -> None:

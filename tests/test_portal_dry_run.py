@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.settings import Settings
+from gateway.workspaces import get_workspace, set_allowed_return_urls
 from tests.support import Database, Tenant, assert_error, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -148,6 +151,19 @@ async def test_return_url_must_be_allowed(client: AsyncTestClient[Litestar], ten
         response = await _post(client, tenant, {"customer": "cus_1", "preset": "gold", "return_url": url})
         body = assert_error(response, 400, "return_url_not_allowed")
         assert "allowed_return_urls" in body["error_message"]
+
+
+async def test_the_workspaces_return_urls_serve_every_preset(
+    client: AsyncTestClient[Litestar], tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A return URL under the workspace's allowed URLs (gateway workspace update) passes any preset."""
+    async with db() as session, session.begin():
+        set_allowed_return_urls(await get_workspace(session, tenant.workspace_id), ["https://shop.example/"])
+    body = {"customer": "cus_1", "preset": "default", "dry_run": True}
+    ok = await _post(client, tenant, {**body, "return_url": "https://shop.example/account"})
+    assert ok.status_code == 200, ok.text
+    refused = await _post(client, tenant, {**body, "return_url": "https://elsewhere.example/"})
+    assert_error(refused, 400, "return_url_not_allowed")
 
 
 async def test_invalid_file_preset_is_preset_invalid(
