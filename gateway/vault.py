@@ -2,12 +2,22 @@
 
 import base64
 from collections.abc import Sequence
+from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import GatewayError
+from gateway.models import Subscriber, Workspace
+
+#: Every column holding a secret encrypted by the vault.
+SECRET_COLUMNS: tuple[tuple[type[Workspace] | type[Subscriber], tuple[str, ...]], ...] = (
+    (Workspace, ("stripe_key_enc", "webhook_secrets_enc")),
+    (Subscriber, ("secret_enc", "previous_secret_enc", "headers_enc")),
+)
 
 
 class SecretUnreadable(GatewayError):
@@ -34,6 +44,10 @@ class Vault:
         """Ciphertext (a Fernet token) for ``plaintext``."""
         return self._fernet.encrypt(plaintext.encode()).decode()
 
+    def reencrypt(self, token: str) -> str:
+        """``token``'s plaintext encrypted again under the newest key (``token`` itself if empty)."""
+        return self._fernet.rotate(token.encode()).decode() if token else token
+
     def decrypt(self, token: str) -> str:
         """The plaintext behind ``token``."""
         try:
@@ -41,3 +55,23 @@ class Vault:
         except InvalidToken as exc:
             msg = "A stored secret cannot be decrypted with the configured GATEWAY_SECRET_KEY."
             raise SecretUnreadable(msg) from exc
+
+
+async def reencrypt_stored_secrets(session: AsyncSession, vault: Vault) -> dict[str, int]:
+    """Encrypt every stored secret again under the newest ``GATEWAY_SECRET_KEY``; how many rows, by table.
+
+    Afterwards the older keys can leave ``GATEWAY_SECRET_KEY`` (they still verify portal links they signed).
+    """
+    counts: dict[str, int] = {}
+    for model, columns in SECRET_COLUMNS:
+        rows = cast("Sequence[Workspace | Subscriber]", (await session.exec(select(model))).all())
+        for row in rows:
+            for column in columns:
+                try:
+                    setattr(row, column, vault.reencrypt(getattr(row, column)))
+                except InvalidToken as exc:
+                    msg = f"{model.__tablename__} {row.id}: {column} is under none of the configured keys."
+                    raise SecretUnreadable(msg) from exc
+            session.add(row)
+        counts[str(model.__tablename__)] = len(rows)
+    return counts

@@ -54,6 +54,17 @@ def test_workspace_update_rolls_the_stripe_key_and_sets_return_urls(cli_env: dic
     assert asyncio.run(_stored_stripe_key(cli_env, "acme")) == "sk_test_rolledkey123"
 
 
+def test_rekey_leaves_every_secret_readable_by_the_new_key_alone(cli_env: dict[str, str]) -> None:
+    """After rotating GATEWAY_SECRET_KEY to ``new,old``, rekey lets ``old`` leave the list."""
+    run(cli_env, "workspace", "create", "acme", "--stripe-key", "sk_test_abcdefghijk")
+    rotated = {**cli_env, "GATEWAY_SECRET_KEY": f"new-secret-key,{cli_env['GATEWAY_SECRET_KEY']}"}
+    result = run(rotated, "rekey")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"workspaces": 1, "subscribers": 0}
+    new_only = {**cli_env, "GATEWAY_SECRET_KEY": "new-secret-key"}
+    assert asyncio.run(_stored_stripe_key(new_only, "acme")) == "sk_test_abcdefghijk"
+
+
 async def _stored_stripe_key(env: dict[str, str], name: str) -> str:
     settings = Settings(
         database_url=env["GATEWAY_DATABASE_URL"],
@@ -125,7 +136,7 @@ def test_serve_migrates_sqlite_whatever_the_environment(
     def listen(app: Any, *, host: str, port: int, **_: Any) -> None:
         listened.append((host, port, app.state.settings.public_url))
 
-    monkeypatch.setattr("gateway.cli.uvicorn.run", listen)
+    monkeypatch.setattr("gateway.cli.server.uvicorn.run", listen)
     database = tmp_path / "fresh.db"
     environment = {
         "GATEWAY_ENV": env,

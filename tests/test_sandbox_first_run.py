@@ -84,7 +84,7 @@ def _serve(env: dict[str, str], log: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60  # imports and migrations take 10 s and more on a loaded machine
             while True:
                 try:
                     if httpx.get(f"{url}/healthz").status_code == 200:
