@@ -3,6 +3,9 @@
 The same key with a different request (method, path, body) is a 409 ``idempotency_conflict``, as
 is a key whose first request is still being answered. Answers of 5xx are not stored, so a retry
 runs again. Stored bodies are encrypted: some answers reveal a secret once (a new API key).
+
+Keys are per workspace, and an answer replays only to the API key that asked: the replay comes before
+the route's scope check, so a portal key repeating an admin's request must not read its answer.
 """
 
 import hashlib
@@ -46,7 +49,7 @@ class IdempotencyMiddleware:
             raise ValidationFailed(msg, field="Idempotency-Key")
         body = await _read_body(receive)
         request_hash = hashlib.sha256(
-            b"\n".join([scope["path"].encode(), scope["query_string"], body])
+            b"\n".join([principal.key_id.encode(), scope["path"].encode(), scope["query_string"], body])
         ).hexdigest()
         state = scope["app"].state
         sessions: async_sessionmaker[AsyncSession] = state.session_factory

@@ -68,3 +68,26 @@ async def test_overlong_key_is_refused(client: AsyncTestClient[Litestar], tenant
     """An Idempotency-Key over 255 characters answers validation_error."""
     headers = {**tenant.headers(), "Idempotency-Key": "k" * 256}
     assert_error(await client.post("/v1/keys", json={}, headers=headers), 400, "validation_error")
+
+
+async def test_another_key_cannot_replay_an_answer(
+    client: AsyncTestClient[Litestar], tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """A portal key repeating an admin's request and Idempotency-Key gets no replay of its answer.
+
+    The replay happens before the route's scope check: were answers shared by the workspace's keys,
+    a portal key could read a new admin key (or a subscriber's new secret) out of it.
+    """
+    headers = {"Idempotency-Key": "new-admin-key"}
+    made = await client.post(
+        "/v1/keys", json={"name": "ops", "scope": "admin"}, headers={**tenant.headers(), **headers}
+    )
+    assert made.status_code == 201
+    replayed = await client.post(
+        "/v1/keys", json={"name": "ops", "scope": "admin"}, headers={**tenant.headers("portal"), **headers}
+    )
+    assert made.json()["api_key"] not in replayed.text
+    assert_error(replayed, 409, "idempotency_conflict")
+    async with db() as session:
+        names = [k.name for k in (await session.exec(select(ApiKey))).all()]
+    assert names.count("ops") == 1
