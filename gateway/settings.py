@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     presets_dir: Path = Path("presets")
     data_dir: Path = Path(".gateway")
     stripe_api_base: str = "https://api.stripe.com"
+    #: One Stripe call attempt; the SDK retries twice, so a builder hears back within about 3x this.
+    stripe_timeout: float = Field(default=8.0, gt=0)
     allow_private_callbacks: bool = False
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = (
         5.0,
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
             return tuple(parse_duration(part) for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("delivery_timeout", "delivery_lease", mode="before")
+    @field_validator("delivery_timeout", "delivery_lease", "stripe_timeout", mode="before")
     @classmethod
     def _parse_timeout(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value

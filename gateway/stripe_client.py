@@ -24,8 +24,6 @@ from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.workspaces import stripe_api_base
 
-#: Stripe answers portal calls in well under a second; past this a builder is better told at once.
-STRIPE_TIMEOUT_S = 20.0
 #: Retries of connection errors, 409, 5xx and ``Stripe-Should-Retry`` (``StripeClient`` defaults to 0).
 MAX_NETWORK_RETRIES = 2
 STRIPE_RATE_LIMIT_RETRY_AFTER_S = 2
@@ -37,7 +35,8 @@ class StripeClients:
     def __init__(self, settings: Settings, vault: Vault) -> None:
         self._settings = settings
         self._vault = vault
-        self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=STRIPE_TIMEOUT_S))
+        # Stripe answers portal calls in well under a second: past the timeout a builder is better told.
+        self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout))
         meter_stripe_requests(self._http)
         self._clients: dict[tuple[str, str, str], stripe.StripeClient] = {}
 

@@ -20,6 +20,7 @@ def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.public_url == "http://127.0.0.1:8000"
     assert settings.retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 36000)
     assert settings.delivery_timeout == 15
+    assert settings.stripe_timeout == 8
     assert settings.worker == "embedded"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
 
@@ -28,6 +29,7 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Durations, rates, HOST/PORT and libpq-style URLs are parsed from the environment."""
     monkeypatch.setenv("GATEWAY_RETRY_SCHEDULE", "1s, 2m,3h")
     monkeypatch.setenv("GATEWAY_DELIVERY_TIMEOUT", "500ms")
+    monkeypatch.setenv("GATEWAY_STRIPE_TIMEOUT", "3s")
     monkeypatch.setenv("GATEWAY_RATE_LIMIT", "600/m")
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgres://u:p@db.internal:5432/gw")
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://gw.example/")
@@ -35,6 +37,7 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.retry_schedule == (1, 120, 10800)
     assert settings.delivery_timeout == 0.5
+    assert settings.stripe_timeout == 3
     assert settings.rate_limit == (600, 60)
     assert settings.database_url == "postgresql+asyncpg://u:p@db.internal:5432/gw"
     assert settings.public_url == "https://gw.example"
