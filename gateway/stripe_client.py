@@ -5,8 +5,9 @@ Every Stripe call goes through ``StripeClients.client_for(workspace)`` (async me
 ``stripe_errors()``, so callers only ever see ``GatewayError``s.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import aiohttp
 import stripe
@@ -29,6 +30,24 @@ MAX_NETWORK_RETRIES = 2
 STRIPE_RATE_LIMIT_RETRY_AFTER_S = 2
 
 
+class _AIOHTTPClient(stripe.AIOHTTPClient):
+    """The SDK's aiohttp client, with an answer cut off mid-body counted as the connection error it is.
+
+    The SDK turns failures of sending a request into ``APIConnectionError`` (retried), but reads the
+    answer's body outside that net: a connection dropped mid-answer escaped as aiohttp's own error,
+    unretried, and became a 500.
+    """
+
+    async def request_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        """The answer's body, status and headers; ``APIConnectionError`` when the body is cut short."""
+        try:
+            return await super().request_async(method, url, headers, post_data)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._handle_request_error(exc)
+
+
 class StripeClients:
     """One ``StripeClient`` per workspace (and key), created on first use and reused."""
 
@@ -36,7 +55,7 @@ class StripeClients:
         self._settings = settings
         self._vault = vault
         # Stripe answers portal calls in well under a second: past the timeout a builder is better told.
-        self._http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout))
+        self._http = _AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout))
         meter_stripe_requests(self._http)
         self._clients: dict[tuple[str, str, str], stripe.StripeClient] = {}
 
