@@ -41,7 +41,8 @@ class Receiver:
     """Answers with ``reply(request, n)`` (n counts from 1) and records every request under its URL.
 
     The URL has a random first segment: other suites running on this machine may send stray
-    callbacks to a port this receiver reuses, and those must not count.
+    callbacks to a port this receiver reuses, and those must not count. With ``record`` off, requests
+    are answered but not kept (``reply`` counts what it needs: long runs would fill memory).
     """
 
     reply: Reply
@@ -50,6 +51,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    record: bool = True
 
     @property
     def url(self) -> str:
@@ -65,7 +67,8 @@ class Receiver:
             return web.Response(status=404)
         body = await request.read()
         path = request.path_qs.removeprefix(self.prefix) or "/"
-        self.requests.append(Received(path, dict(request.headers), body, time.monotonic()))
+        if self.record:
+            self.requests.append(Received(path, dict(request.headers), body, time.monotonic()))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -79,9 +82,9 @@ async def ok(_request: web.Request, _n: int) -> web.StreamResponse:
 
 
 @asynccontextmanager
-async def receiving(reply: Reply = ok) -> AsyncIterator[Receiver]:
+async def receiving(reply: Reply = ok, *, record: bool = True) -> AsyncIterator[Receiver]:
     """A receiver served on a free port of 127.0.0.1 in this event loop."""
-    receiver = Receiver(reply)
+    receiver = Receiver(reply, record=record)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)

@@ -1,13 +1,9 @@
 """``gateway worker`` processes: a killed worker's delivery is finished by another; two share a backlog."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +19,9 @@ from gateway.ids import new_id
 from gateway.models import Delivery, DeliveryAttempt, SubscriberLease
 from gateway.settings import Settings
 from gateway.vault import Vault
+from tests.processes import gateway_env, stopped, worker_process
 from tests.receivers import add_subscriber, queue_events, receiving, running, until, wait_for_deliveries
 from tests.support import (
-    TEST_SECRET_KEY,
     Database,
     Tenant,
     create_schema,
@@ -36,43 +32,6 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.anyio
-
-GATEWAY = str(Path(sys.executable).parent / "gateway")
-
-
-def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
-    """The environment of a ``gateway worker`` on the test's database."""
-    return {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": settings.database_url,
-        "GATEWAY_DATABASE_SCHEMA": settings.database_schema,
-        "GATEWAY_SECRET_KEY": TEST_SECRET_KEY,
-        "GATEWAY_DATA_DIR": str(settings.data_dir),
-        "GATEWAY_ALLOW_PRIVATE_CALLBACKS": "true",
-        **overrides,
-    }
-
-
-@contextmanager
-def worker_process(env: dict[str, str], log: Path, concurrency: int = 8) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``gateway worker`` subprocess, killed at the end if still running."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own command)
-            [GATEWAY, "worker", "--concurrency", str(concurrency)], env=env, stdout=out, stderr=out
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
-
-
-async def stopped(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM, then the exit code once it has finished what it holds."""
-    process.send_signal(signal.SIGTERM)
-    await until(lambda: process.poll() is not None)
-    return process.returncode
 
 
 async def test_a_killed_workers_delivery_is_completed_by_another(
@@ -94,7 +53,7 @@ async def test_a_killed_workers_delivery_is_completed_by_another(
         await add_subscriber(db, vault, tenant.workspace_id, receiver.url)
         [queued] = await queue_events(db, tenant.workspace_id)
         log = tmp_path / "killed.log"
-        with worker_process(worker_env(settings, **short), log) as process:
+        with worker_process(gateway_env(settings, **short), log) as process:
             await until(lambda: len(receiver.requests) == 1, within=20)
             process.kill()
             process.wait(timeout=10)
@@ -159,7 +118,7 @@ async def test_two_workers_share_a_backlog_without_loss_or_duplicates(
         rows = [_pending(tenant.workspace_id, ids[i % subscribers], now) for i in range(total)]
         async with engine.begin() as conn:
             await conn.execute(insert(Delivery.__table__), rows)  # type: ignore[attr-defined]
-        env = worker_env(settings, GATEWAY_RETRY_SCHEDULE="0.1s,0.1s")
+        env = gateway_env(settings, GATEWAY_RETRY_SCHEDULE="0.1s,0.1s")
         with (
             worker_process(env, tmp_path / "a.log", concurrency=8) as a,
             worker_process(env, tmp_path / "b.log", concurrency=8) as b,
