@@ -1,7 +1,7 @@
 """No loss under faults: Stripe's events keep coming while the gateway is killed, its database goes away
 and its receivers flap; afterwards nothing accepted is missing and the mirror is right.
 
-``GATEWAY_TEST_FAULT_EVENTS`` sets the size (5,000 in the suite; ``make soak`` runs 50,000), and
+``GATEWAY_TEST_FAULT_EVENTS`` sets the size (2,000 in the suite; ``make soak`` runs 50,000), and
 ``GATEWAY_WRITE_RELIABILITY=1`` writes the run's figures into docs/reliability.md.
 """
 
@@ -35,13 +35,13 @@ from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
 
-EVENTS = int(os.environ.get("GATEWAY_TEST_FAULT_EVENTS", "5000"))
+EVENTS = int(os.environ.get("GATEWAY_TEST_FAULT_EVENTS", "2000"))
 SUBSCRIBERS = ("a", "b")
 #: What the sender meets while ``gateway serve`` is down or being killed.
 TRANSPORT_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "ClientOSError", "TimeoutError"}
 #: Bounds that only catch a hang: seconds to post everything, then to deliver the rest.
-SEND_WITHIN_S = 120 + EVENTS * 0.02
-DELIVER_WITHIN_S = 60 + EVENTS * 0.01
+SEND_WITHIN_S = 120 + EVENTS * 0.05
+DELIVER_WITHIN_S = 60 + EVENTS * 0.02
 
 
 async def test_no_event_is_lost_under_faults(
@@ -82,6 +82,7 @@ async def test_no_event_is_lost_under_faults(
 
     assert rig.done == [fault for _, fault in SCHEDULE]
     assert accepted == {planned.event_id for planned in the_plan.order}  # every copy re-sent until 2xx
+    assert sender.retried <= accepted
     assert set(sender.rejections) <= {"500", "503", *TRANSPORT_ERRORS}, sender.rejections
     assert stored == Counter(accepted)  # each event stored once, however often it was posted
     assert flat == Counter(accepted)  # and made one flat event
