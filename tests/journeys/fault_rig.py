@@ -24,7 +24,7 @@ DELIVERY_TIMEOUT_S = 0.5
 WORKER_ENV = {
     "GATEWAY_DELIVERY_TIMEOUT": f"{DELIVERY_TIMEOUT_S}s",
     "GATEWAY_DELIVERY_LEASE": "2s",
-    "GATEWAY_RETRY_SCHEDULE": ",".join(["0.3s", "0.6s", "1s", "1s", *["2s"] * 16]),
+    "GATEWAY_RETRY_SCHEDULE": ",".join(["0.3s", "0.6s", "1s", "1s", *["2s"] * 40]),
 }
 WORKER_CONCURRENCY = 32
 OUTAGE_S = 3.0

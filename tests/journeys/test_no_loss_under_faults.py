@@ -38,7 +38,13 @@ pytestmark = pytest.mark.anyio
 EVENTS = int(os.environ.get("GATEWAY_TEST_FAULT_EVENTS", "2000"))
 SUBSCRIBERS = ("a", "b")
 #: What the sender meets while ``gateway serve`` is down or being killed.
-TRANSPORT_ERRORS = {"ClientConnectorError", "ServerDisconnectedError", "ClientOSError", "TimeoutError"}
+TRANSPORT_ERRORS = {
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "TimeoutError",
+}
 #: Bounds that only catch a hang: seconds to post everything, then to deliver the rest.
 SEND_WITHIN_S = 120 + EVENTS * 0.05
 DELIVER_WITHIN_S = 60 + EVENTS * 0.02
