@@ -11,6 +11,7 @@ import random
 import signal
 import time
 from collections import Counter
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import httpx
@@ -163,3 +164,22 @@ async def _mirror(url: str, tenant: Tenant, the_plan: Plan) -> dict[str, State]:
                     current_period_end=item["current_period_end_unix"],
                 )
     return found
+
+
+def test_figures_rewrite_only_their_row_inside_the_markers(tmp_path: Path) -> None:
+    """A run replaces its database and size's row between the markers; prose and other rows stay."""
+    doc = tmp_path / "reliability.md"
+    doc.write_text("# Prose\n\n<!-- figures:start -->\nNo run recorded yet.\n<!-- figures:end -->\n\nMore.\n")
+    run = Figures("SQLite", 2000, 2100, 3000, 2100, 900, 70, 0, 4000, 300, 3, 1, 2, 3.0, 700, 250, 65.4)
+    reliability_figures.record(run, doc)
+    reliability_figures.record(Figures("PostgreSQL", 2000, *astuple(run)[2:]), doc)
+    reliability_figures.record(replace(run, posts=3100, duration_s=70.0), doc)
+    text = doc.read_text()
+    assert text.startswith("# Prose\n\n<!-- figures:start -->\nWritten by")
+    assert text.endswith("<!-- figures:end -->\n\nMore.\n")
+    rows = [line for line in text.splitlines() if line.startswith(("| SQLite", "| PostgreSQL"))]
+    assert [row.split(" | ")[:3] for row in rows] == [
+        ["| PostgreSQL", "2,000", "2,100 copies in 3,000 posts"],
+        ["| SQLite", "2,000", "2,100 copies in 3,100 posts"],
+    ]
+    assert "| 70 s |" in rows[1]
