@@ -28,6 +28,7 @@ import asyncpg
 from litestar import Litestar
 
 from gateway.egress import CallbackGuard
+from gateway.logs import configure_logging
 from gateway.metrics import count_delivery_attempt, metrics_listener
 from gateway.models import utcnow
 from gateway.outbox import OutboxNotifier, wake_channel
@@ -273,6 +274,7 @@ async def deliveries_lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def run_worker(settings: Settings, concurrency: int | None = None) -> None:
     """``gateway worker``: deliver until SIGTERM/SIGINT (a second signal abandons attempts in flight)."""
+    configure_logging()  # as ``gateway serve`` does in create_app: JSON lines, info and up
 
     async def main() -> None:
         worker = Worker(

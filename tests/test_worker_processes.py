@@ -57,6 +57,7 @@ async def test_a_killed_workers_delivery_is_completed_by_another(
             await until(lambda: len(receiver.requests) == 1, within=60)  # a loaded machine starts it slowly
             process.kill()
             process.wait(timeout=10)
+        assert '"message": "delivery worker started"' in log.read_text()  # JSON lines, as serve writes
         async with db() as session:
             orphan = await session.get(Delivery, queued.id)
         assert orphan is not None
