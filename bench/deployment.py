@@ -129,7 +129,8 @@ def prepare(
 ) -> Deployment:
     """A migrated database (a SQLite file, or a fresh PostgreSQL schema) with ``workspaces`` tenants."""
     env = {
-        "GATEWAY_ENV": "development",
+        # As deployed: no sandbox in the measured process (the Stripe stand-in is a process of its own).
+        "GATEWAY_ENV": "production",
         "GATEWAY_SECRET_KEY": SECRET_KEY,
         "GATEWAY_DATA_DIR": str(work / f"{name}-data"),
         "GATEWAY_PRESETS_DIR": str(ROOT / "presets"),

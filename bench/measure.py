@@ -1,5 +1,6 @@
 """Measuring HTTP targets under wrk: CPU and RSS of the server while it runs, medians of runs."""
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ MEDIAN_KEYS = (
     "cpu_us_per_request",
     "log_lines_per_1k",
     "other_cpu_cores",
+    "load_average",
 )
 
 
@@ -74,6 +76,8 @@ def run_once(
     # Anything else that ran on the machine meanwhile (other people's tests): noise to report.
     ours = cores + result["wrk_cpu_cores"] + sum(result["aux_cpu_cores"].values())
     result["other_cpu_cores"] = round(max(0.0, (machine_busy_seconds() - machine_before) / wall - ours), 3)
+    # The 1-minute load average as the run ends: how busy the shared machine was (noise to report).
+    result["load_average"] = round(os.getloadavg()[0], 2)
     result["cpu_us_per_request"] = round(cores * 1e6 / result["rps"], 1) if result["rps"] else 0.0
     result["peak_rss_mb"] = sampler.finish()
     log_lines = target.server.log_lines() - log_before
@@ -170,6 +174,8 @@ def figures(summary: dict[str, Any] | None, unit: str = "req/s") -> str:
         parts.append(f"{summary['cpu_cores']:.2f} cores")
     if "peak_rss_mb" in summary:
         parts.append(f"{summary['peak_rss_mb']:.0f} MB")
+    if "load_average" in summary:
+        parts.append(f"load {summary['load_average']:.1f}")
     return ", ".join(parts)
 
 

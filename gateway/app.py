@@ -29,7 +29,6 @@ from gateway.presets.catalog import report_preset_problems
 from gateway.ratelimit import RateLimiter
 from gateway.responses import assign_request_id, error_response, send_request_id
 from gateway.routes import ROUTES
-from gateway.sandbox.app import mounted_handlers, serve_sandbox
 from gateway.settings import Settings
 from gateway.stripe_client import StripeClients
 from gateway.vault import Vault
@@ -75,7 +74,7 @@ async def _housekeeping(state: State) -> None:
 async def _database(app: Litestar) -> AsyncIterator[None]:
     state = app.state
     state.vault = Vault(state.settings.secret_keys())
-    state.migration_heads = migration_heads(state.settings)
+    state.migration_heads = migration_heads()
     state.engine = make_engine(state.settings)
     state.session_factory = make_session_factory(state.engine)
     state.authenticator = Authenticator(state.session_factory, RateLimiter(*state.settings.rate_limit))
@@ -119,6 +118,15 @@ def _openapi_config() -> OpenAPIConfig:
     )
 
 
+def _sandbox(settings: Settings) -> tuple[list[Any], list[Any]]:
+    """The sandbox's routes and lifespan in development; in production none, and its code never loaded."""
+    if settings.env == "production":
+        return [], []
+    from gateway.sandbox.app import sandbox_handlers, serve_sandbox  # noqa: PLC0415
+
+    return sandbox_handlers(), [serve_sandbox]
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """The gateway application for ``settings`` (read from the environment when not given)."""
     settings = settings or Settings()
@@ -128,10 +136,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
         return error_response(request, exc)
 
+    sandbox_handlers, sandbox_lifespan = _sandbox(settings)
     app = Litestar(
-        route_handlers=[*ROUTES, console_router(), *mounted_handlers(settings)],
+        route_handlers=[*ROUTES, console_router(), *sandbox_handlers],
         state=state,
-        lifespan=[_database, deliveries_lifespan, run_inbox, serve_sandbox, serve_metrics_port],
+        lifespan=[_database, deliveries_lifespan, run_inbox, *sandbox_lifespan, serve_metrics_port],
         dependencies={
             "session": Provide(_provide_session),
             "principal": Provide(provide_principal),

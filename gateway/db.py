@@ -1,23 +1,30 @@
-"""Database engines (SQLite by default, PostgreSQL to scale out), sessions and migrations."""
+"""Database engines (SQLite by default, PostgreSQL to scale out), sessions and migrations.
 
+Alembic (about 11 MB once imported) is loaded only to migrate: the server learns the newest revision
+from the migration files' text and reads the database's with plain SQL.
+"""
+
+import multiprocessing
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.settings import Settings
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: ``revision: str = "..."`` and ``down_revision: str | None = "..."`` in a migration file.
+_REVISION = re.compile(r'^(down_)?revision\b[^=]*=\s*(?:"([0-9a-z_]+)"|None)', re.MULTILINE)
 SQLITE_BUSY_TIMEOUT_S = 15
 
 
@@ -97,8 +104,10 @@ async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
             raise
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(settings: Settings) -> "Config":
     """Alembic's configuration for this gateway's migrations and database."""
+    from alembic.config import Config  # noqa: PLC0415  (only migrations need alembic)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["settings"] = settings
@@ -107,19 +116,38 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade_database(settings: Settings) -> None:
     """Apply every migration (``alembic upgrade head``); safe to run on every start."""
+    from alembic import command  # noqa: PLC0415  (only migrations need alembic)
+
     command.upgrade(alembic_config(settings), "head")
 
 
-def migration_heads(settings: Settings) -> set[str]:
-    """The newest migration revision(s) this code knows."""
-    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+def upgrade_in_child(settings: Settings) -> None:
+    """``upgrade_database`` in a forked child, so alembic's modules never load in this process.
+
+    Forked (not spawned): the child starts from this process's imports at no cost. Call it before
+    any thread or event loop exists.
+    """
+    child = multiprocessing.get_context("fork").Process(
+        target=upgrade_database, args=(settings,), name="gateway-migrate"
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        msg = f"database migration failed (exit code {child.exitcode}); see the error above"
+        raise RuntimeError(msg)
+
+
+def migration_heads() -> set[str]:
+    """The newest migration revision(s) this code knows: revisions no other migration builds on."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for down, revision in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (parents if down else revisions).add(revision)
+    return revisions - parents
 
 
 async def current_revisions(engine: AsyncEngine) -> set[str]:
-    """The migration revision(s) the database is at."""
-
-    def _current(conn: Connection) -> set[str]:
-        return set(MigrationContext.configure(conn).get_current_heads())
-
+    """The migration revision(s) the database is at (alembic's own table, read with plain SQL)."""
     async with engine.connect() as conn:
-        return await conn.run_sync(_current)
+        return {row[0] for row in await conn.execute(text("SELECT version_num FROM alembic_version"))}

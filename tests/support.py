@@ -152,7 +152,7 @@ async def create_schema(settings: Settings) -> None:
 
 @functools.cache
 def _migration_heads() -> tuple[str, ...]:
-    return tuple(sorted(migration_heads(Settings(secret_key="unused"))))
+    return tuple(sorted(migration_heads()))
 
 
 @dataclass

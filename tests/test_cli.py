@@ -149,4 +149,4 @@ def test_serve_migrates_sqlite_whatever_the_environment(
     assert listened == [("127.0.0.1", 9123, "http://127.0.0.1:9123")]
     with sqlite3.connect(database) as conn:
         (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert {revision} == migration_heads(Settings(database_url=f"sqlite+aiosqlite:///{database}"))
+    assert {revision} == migration_heads()

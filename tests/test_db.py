@@ -6,6 +6,7 @@ from pathlib import Path
 import anyio.to_thread
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -36,7 +37,7 @@ async def test_migrations_build_what_the_models_describe(tmp_path: Path, databas
     await anyio.to_thread.run_sync(command.check, alembic_config(settings))
     engine = make_engine(settings)
     try:
-        assert await current_revisions(engine) == migration_heads(settings)
+        assert await current_revisions(engine) == migration_heads()
     finally:
         await engine.dispose()
 
@@ -50,7 +51,7 @@ async def test_migrations_downgrade_and_upgrade_again(tmp_path: Path, database: 
     await anyio.to_thread.run_sync(upgrade_database, settings)
     engine = make_engine(settings)
     try:
-        assert await current_revisions(engine) == migration_heads(settings)
+        assert await current_revisions(engine) == migration_heads()
     finally:
         await engine.dispose()
 
@@ -117,3 +118,9 @@ def test_session_factory_keeps_attributes_after_commit(tmp_path: Path) -> None:
     """expire_on_commit is off, so reading a committed row never does lazy IO."""
     engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db", secret_key="k"))
     assert make_session_factory(engine).kw["expire_on_commit"] is False
+
+
+def test_migration_heads_are_alembics(tmp_path: Path) -> None:
+    """The heads read from the migration files' text are the ones alembic's script directory gives."""
+    config = alembic_config(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db", secret_key="k"))
+    assert migration_heads() == set(ScriptDirectory.from_config(config).get_heads())

@@ -7,6 +7,7 @@ the same way; the worker's start-up is outside the window.
 
 import base64
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -59,6 +60,7 @@ def wait_for(
     result["machine_busy_cores"] = round(
         (machine_busy_seconds() - machine_start) / (time.monotonic() - machine_wall), 3
     )
+    result["load_average"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -99,7 +101,7 @@ def send_baseline(receiver_url: str, messages: Path, count: int, concurrency: in
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The median of rate and CPU over runs, with the runs."""
     summary: dict[str, Any] = {"runs": runs}
-    for key in ("rate", "cpu_cores"):
+    for key in ("rate", "cpu_cores", "load_average"):
         values = [r[key] for r in runs if key in r]
         if values:
             summary[key] = statistics.median(values)

@@ -6,6 +6,7 @@ arrival stamps.
 """
 
 import json
+import os
 import subprocess
 from typing import Any
 
@@ -58,11 +59,12 @@ def run(rig: Rig) -> dict[str, Any]:
         timeout=plan.latency_seconds + 120,
     )
     probe = json.loads(done.stdout.strip().splitlines()[-1])
-    result |= {"status": "measured", "rate": RATE, **probe}
+    result |= {"status": "measured", "rate": RATE, **probe, "load_average": round(os.getloadavg()[0], 2)}
     send, accept = probe["from_send"], probe["from_accept"]
     figures = (
         f"p50 {send['p50_ms']:.1f} / p99 {send['p99_ms']:.1f} ms from send; "
-        f"p50 {accept['p50_ms']:.1f} / p99 {accept['p99_ms']:.1f} ms from the 200"
+        f"p50 {accept['p50_ms']:.1f} / p99 {accept['p99_ms']:.1f} ms from the 200; "
+        f"load {result['load_average']:.1f}"
     )
     result["rows"] = [row("Stripe event -> callback, 100/s", figures, budget="p50 <= 20, p99 <= 100 ms")]
     checks = result["checks"]

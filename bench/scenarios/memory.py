@@ -6,6 +6,7 @@ the end, once every delivery is out: a leak of even a few hundred bytes per even
 """
 
 import json
+import os
 import time
 from typing import Any
 
@@ -23,7 +24,12 @@ def push(rig: Rig, base: str, deployment: Deployment, count: int, salt: str) -> 
     """Send ``count`` signed events as fast as the gateway takes them; wait until all are delivered."""
     env = lua_env(deployment, rig, salt)
     run = wrk(
-        base + ROUTE_PREFIX, "stripe_event.lua", seconds=600, connections=16, env=env, max_requests=count
+        base + ROUTE_PREFIX,
+        "stripe_event.lua",
+        seconds=600,
+        connections=rig.plan.connections,
+        env=env,
+        max_requests=count,
     )
     deadline = time.monotonic() + 600
     while pending_deliveries(deployment) and time.monotonic() < deadline:
@@ -41,6 +47,7 @@ def run(rig: Rig) -> dict[str, Any]:
     time.sleep(IDLE_SETTLE_S)
     idle = round(rss_mb(serve.pids), 1)
     result: dict[str, Any] = {"path": "gateway serve: RSS", "status": "measured", "idle_rss_mb": idle}
+    result["load_average"] = round(os.getloadavg()[0], 2)
     result["checks"] = [check("idle RSS of gateway serve", idle, "<=", 120.0, unit="MB")]
     result["rows"] = [row("gateway serve, idle RSS", f"{idle:.0f} MB", budget="<= 120 MB")]
     missing = pipeline_ready(deployment)
@@ -65,5 +72,6 @@ def run(rig: Rig) -> dict[str, Any]:
         check("RSS growth over the events", growth, "<", 0.10),
     ]
     label = f"RSS growth over {plan.memory_events:,} events"
-    result["rows"].append(row(label, f"{warm:.0f} -> {end:.0f} MB ({growth:+.1%})", budget="< +10 %"))
+    shown = f"{warm:.0f} -> {end:.0f} MB ({growth:+.1%}); load {os.getloadavg()[0]:.1f}"
+    result["rows"].append(row(label, shown, budget="< +10 %"))
     return result

@@ -9,9 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.app import create_app
 from gateway.cli.output import in_session, say
-from gateway.db import upgrade_database
+from gateway.db import upgrade_in_child
 from gateway.openapi import render_openapi
-from gateway.sandbox.first_run import SandboxWorkspace, make_sandbox_workspace, welcome
 from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.worker import run_worker
@@ -26,7 +25,7 @@ def serve(host: str | None, port: int | None) -> None:
     given: dict[str, Any] = {k: v for k, v in (("HOST", host), ("PORT", port)) if v is not None}
     settings = Settings(**given)
     if settings.is_sqlite:  # SQLite means one machine and no release step: migrate on every start
-        upgrade_database(settings)
+        upgrade_in_child(settings)
     if settings.env == "development":
         say(_sandbox_first_run(settings))
     say(f"Portal Gateway listening on http://{settings.host}:{settings.port}")
@@ -36,9 +35,16 @@ def serve(host: str | None, port: int | None) -> None:
 
 def _sandbox_first_run(settings: Settings) -> str:
     """Make the sandbox workspace when there is no workspace yet; what to tell the developer."""
+    # Loaded only in development: production never carries the sandbox in memory.
+    from gateway.sandbox.first_run import (  # noqa: PLC0415
+        SandboxWorkspace,
+        make_sandbox_workspace,
+        welcome,
+    )
+
     vault = Vault(settings.secret_keys())
 
-    async def work(session: AsyncSession) -> SandboxWorkspace | None:
+    async def work(session: AsyncSession) -> "SandboxWorkspace | None":
         return await make_sandbox_workspace(session, vault, settings)
 
     made = in_session(settings, work)

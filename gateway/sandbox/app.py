@@ -21,11 +21,6 @@ def sandbox_handlers() -> list[Any]:
     return [stripe_api, *control.HANDLERS, *portal_page.HANDLERS, *checkout.HANDLERS]
 
 
-def mounted_handlers(settings: Settings) -> list[Any]:
-    """The sandbox's routes for the gateway: none in production."""
-    return [] if settings.env == "production" else sandbox_handlers()
-
-
 @contextlib.asynccontextmanager
 async def serve_sandbox(app: Litestar) -> AsyncIterator[None]:
     """Lifespan: the gateway's own sandbox, its state kept under ``GATEWAY_DATA_DIR``."""
