@@ -75,28 +75,56 @@ class WebhookTarget:
 
 
 class WebhookTargets:
-    """Workspaces by ID with their secrets, cached for a few seconds: no database work per event."""
+    """Workspaces by ID with their secrets, cached for a few seconds: no database work per event.
+
+    When an entry is missing or expired, the events that need it share one load (the 50 requests in
+    flight used to each load the workspace whenever its entry expired). An expired entry is never
+    served: a secret dropped in another process stops working within ``CACHE_TTL_S``.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], vault: Vault) -> None:
         self._sessions = sessions
         self._vault = vault
         self._cache: dict[str, tuple[WebhookTarget | None, float]] = {}
+        self._loading: dict[str, asyncio.Task[WebhookTarget | None]] = {}
+        self._generation = 0
 
     async def get(self, workspace_id: str) -> WebhookTarget | None:
         """The workspace's target, or None when there is no such workspace."""
-        now = time.monotonic()
+        if len(workspace_id) > MAX_WORKSPACE_ID:
+            return None
         cached = self._cache.get(workspace_id)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        target = await self._load(workspace_id) if len(workspace_id) <= MAX_WORKSPACE_ID else None
-        if len(self._cache) >= MAX_CACHED:
-            self._cache.clear()
-        self._cache[workspace_id] = (target, now + CACHE_TTL_S)
-        return target
+        # Shielded: one sender hanging up must not cancel the load the others wait for.
+        return await asyncio.shield(self._refresh(workspace_id))
 
     def forget(self, workspace_id: str) -> None:
         """Read the workspace again on its next event (its secrets changed in this process)."""
+        self._generation += 1  # a load begun before this must not put the old secrets back
         self._cache.pop(workspace_id, None)
+        self._loading.pop(workspace_id, None)
+
+    def _refresh(self, workspace_id: str) -> "asyncio.Task[WebhookTarget | None]":
+        task = self._loading.get(workspace_id)
+        if task is None:
+            task = asyncio.ensure_future(self._load_and_keep(workspace_id))
+            task.add_done_callback(_retrieved)
+            self._loading[workspace_id] = task
+        return task
+
+    async def _load_and_keep(self, workspace_id: str) -> WebhookTarget | None:
+        generation = self._generation
+        try:
+            target = await self._load(workspace_id)
+        finally:
+            if self._loading.get(workspace_id) is asyncio.current_task():
+                del self._loading[workspace_id]
+        if generation == self._generation:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[workspace_id] = (target, time.monotonic() + CACHE_TTL_S)
+        return target
 
     async def _load(self, workspace_id: str) -> WebhookTarget | None:
         async with self._sessions() as session:
@@ -104,6 +132,12 @@ class WebhookTargets:
         if workspace is None:
             return None
         return WebhookTarget(workspace=workspace, secrets=tuple(webhook_secrets(self._vault, workspace)))
+
+
+def _retrieved(task: "asyncio.Task[object]") -> None:
+    # Every sender waiting on a load may have hung up; never "exception was never retrieved".
+    if not task.cancelled():
+        task.exception()
 
 
 class SignatureFailures:
