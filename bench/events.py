@@ -5,6 +5,7 @@ Shaped like Stripe's own fixtures (current API version: the period sits on the i
 under wrk, by ``render`` in Python), so that every event is new and touches its own subscription.
 """
 
+import functools
 import hashlib
 import hmac
 import json
@@ -82,6 +83,7 @@ def _subscription() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def template() -> str:
     """The event JSON with its markers, compact like Stripe's."""
     event = {
