@@ -100,13 +100,19 @@ def alternate(
     connections: int,
     warmup: float,
     profile_dir: Path | None = None,
+    warmup_requests: int = 0,
 ) -> dict[str, dict[str, Any]]:
     """Warm each target, then run them in turn (A, B, A, B, ...); the summary of each.
 
-    With ``profile_dir``, each target's last run is profiled (py-spy) and the profile kept there.
+    With ``warmup_requests``, each warm-up lasts until that many answers (at most a minute) rather
+    than ``warmup`` seconds. With ``profile_dir``, each target's last
+    run is profiled (py-spy) and the profile kept there.
     """
     for target in targets:
-        run_once(target, seconds=warmup, connections=connections)
+        if warmup_requests:
+            run_once(target, seconds=60, connections=connections, max_requests=warmup_requests)
+        else:
+            run_once(target, seconds=warmup, connections=connections)
     for number in range(runs):
         for target in targets:
             last_run = profile_dir is not None and number == runs - 1

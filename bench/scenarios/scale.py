@@ -18,6 +18,8 @@ from bench.scenarios.portal import BODY, PATH
 #: (workspaces, stored events in all); the first is the reference the others are compared with.
 CONFIGS = ((1, 10), (1, 1_000), (1, 100_000), (10, 1_000), (100, 1_000))
 SMOKE_CONFIGS = ((1, 10), (2, 100))
+#: Answers each path's warm-up waits for, at least (more with many workspaces).
+WARMUP_REQUESTS = 300
 #: Cost per request may wobble by this much between configurations (noise on a shared machine).
 TOLERANCE = 1.25
 
@@ -45,9 +47,15 @@ def measure(rig: Rig, stripe_base: str, receiver_url: str, workspaces: int, stor
         targets.append(
             Target("ingest", gateway, base + ROUTE_PREFIX, "stripe_event.lua", lua_env(deployment, rig, name))
         )
-    # The warm-up syncs each workspace's preset: that is the first request's cost, not the steady state's.
+    # The warm-up syncs each workspace's preset: that is the first request's cost, not the steady
+    # state's. It runs until every workspace has had a few requests (wrk threads take keys in turn).
     outcome |= alternate(
-        targets, runs=1, seconds=plan.scale_seconds, connections=plan.connections, warmup=plan.warmup
+        targets,
+        runs=1,
+        seconds=plan.scale_seconds,
+        connections=plan.connections,
+        warmup=plan.warmup,
+        warmup_requests=max(20 if plan.smoke else WARMUP_REQUESTS, 4 * workspaces),
     )
     rig.stop(gateway)
     return outcome
