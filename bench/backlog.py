@@ -103,6 +103,16 @@ def reset(deployment: Deployment) -> None:
     run_async(work, deployment.settings)
 
 
+def park(deployment: Deployment) -> None:
+    """Make every delivery succeeded, so workers started now find nothing due until ``reset``."""
+
+    async def work(engine: AsyncEngine) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(update(DELIVERIES).values(status="succeeded", next_attempt_at=None))
+
+    run_async(work, deployment.settings)
+
+
 def outcome(deployment: Deployment) -> dict[str, int]:
     """Deliveries by status."""
 

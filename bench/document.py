@@ -11,6 +11,11 @@ METHOD = """\
   `uvicorn --factory gateway.app:create_app`; `gateway serve` itself for memory and latency).
   Servers are pinned to core 0 (`taskset`); wrk, the Stripe stand-in and the callback receiver to
   core 1, as in `perf-ceiling.md`.
+- **As deployed:** the gateway runs with `GATEWAY_ENV=production` (no sandbox in the measured
+  process; the Stripe stand-in is a process of its own, the same one the baselines call).
+- **Load average:** the 1-minute load average is recorded beside every run (`load` in the
+  tables, `load_average` in `results.json`): this 2-core machine is shared, and absolute figures
+  move with it; ratios of runs alternating in the same minutes move much less.
 - **Load:** `wrk` (closed loop, 50 connections; 1 connection for the added latency). Stripe events are
   made and signed per request inside wrk (LuaJIT FFI to OpenSSL's HMAC), each a new event for a new
   subscription, so nothing is de-duplicated away.

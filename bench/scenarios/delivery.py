@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import backlog
-from bench.deployment import Deployment, drop, pipeline_ready, postgres_reachable, prepare, subscribe
+from bench.deployment import Deployment, drop, pipeline_ready, postgres_reachable, prepare, subscriber_rows
 from bench.measure import check, figures, ratio, row, works
 from bench.procs import BIN, ROOT, SERVER_CORE, Proc, cpu_seconds, http, machine_busy_seconds, pinned
 from bench.rig import Rig
@@ -108,30 +109,37 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def drain(
-    rig: Rig, deployment: Deployment, receiver_url: str, count: int, *, workers: int, core: int | None
-) -> dict[str, Any]:
-    """One worker run: ``workers`` ``gateway worker`` processes deliver the whole backlog."""
-    backlog.reset(deployment)
+def drain(deployment: Deployment, receiver_url: str, count: int, procs: list[Proc]) -> dict[str, Any]:
+    """One worker run: the running ``procs`` deliver the whole backlog, made due again for the run.
+
+    The workers keep running between runs (a start costs seconds of imports on a busy machine, and
+    is outside the timed window anyway); the run ends once every outcome is recorded.
+    """
     http("POST", receiver_url + "/__reset")
-    procs = [
-        rig.worker(f"worker-{n}", deployment, "--concurrency", str(CONCURRENCY), core=core)
-        for n in range(workers)
-    ]
+    backlog.reset(deployment)
     timed = wait_for(receiver_url, count, 120, procs)
-    for proc in procs:
-        rig.stop(proc)
+    deadline = time.monotonic() + 30
+    while backlog.outcome(deployment).get("succeeded", 0) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
     timed["outcome"] = backlog.outcome(deployment)
     return timed
 
 
-def fill(rig: Rig, name: str, deployment: Deployment, receiver_url: str) -> int:
-    """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``; their number."""
-    gateway, base = rig.gateway(f"{name}-web", deployment)
-    subscribe(deployment, base, receiver_url + "/hook", max_in_flight=CONCURRENCY)
-    rig.stop(gateway)
+def workers(rig: Rig, deployment: Deployment, count: int, *, core: int | None) -> list[Proc]:
+    """``count`` ``gateway worker`` processes, started with nothing due (``drain`` makes it due)."""
+    return [
+        rig.worker(f"worker-{n}", deployment, "--concurrency", str(CONCURRENCY), core=core)
+        for n in range(count)
+    ]
+
+
+def fill(rig: Rig, deployment: Deployment, receiver_url: str) -> int:
+    """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``, parked; their number."""
+    subscriber_rows(deployment, receiver_url + "/hook", max_in_flight=CONCURRENCY)
     backlog.seed(deployment, min(SEED_EVENTS, rig.plan.delivery_backlog))
-    return backlog.grow(deployment, rig.plan.delivery_backlog)
+    count = backlog.grow(deployment, rig.plan.delivery_backlog)
+    backlog.park(deployment)
+    return count
 
 
 def run(rig: Rig) -> dict[str, Any]:
@@ -147,12 +155,14 @@ def run(rig: Rig) -> dict[str, Any]:
     if missing:
         result["status"] = missing
         return result
-    count = fill(rig, "delivery", deployment, receiver_url)
+    count = fill(rig, deployment, receiver_url)
     messages = backlog.export(deployment, rig.file("messages.jsonl"))
     worker_runs, baseline_runs = [], []
+    running = workers(rig, deployment, 1, core=SERVER_CORE)
     for _ in range(plan.runs):
-        worker_runs.append(drain(rig, deployment, receiver_url, count, workers=1, core=SERVER_CORE))
+        worker_runs.append(drain(deployment, receiver_url, count, running))
         baseline_runs.append(send_baseline(receiver_url, messages, count, CONCURRENCY))
+    rig.stop(running[0])
     worker, baseline = result["worker"], result["baseline"] = median_of(worker_runs), median_of(baseline_runs)
     result["backlog"] = count
     result["ratio"] = ratio(worker["rate"], baseline["rate"])
@@ -188,11 +198,17 @@ def _postgres(rig: Rig, receiver_url: str, stripe_base: str, result: dict[str, A
         return
     deployment = prepare(rig.work, name="delivery-pg", stripe_base=stripe_base, postgres_url=rig.postgres_url)
     try:
-        count = fill(rig, "delivery-pg", deployment, receiver_url)
+        count = fill(rig, deployment, receiver_url)
+        first, second = workers(rig, deployment, 2, core=None)
         one, two = [], []
         for _ in range(max(1, rig.plan.runs - 1)):
-            one.append(drain(rig, deployment, receiver_url, count, workers=1, core=None))
-            two.append(drain(rig, deployment, receiver_url, count, workers=2, core=None))
+            # The second worker sits stopped (SIGSTOP, holding nothing) through the one-worker runs.
+            os.kill(second.popen.pid, signal.SIGSTOP)
+            one.append(drain(deployment, receiver_url, count, [first]))
+            os.kill(second.popen.pid, signal.SIGCONT)
+            two.append(drain(deployment, receiver_url, count, [first, second]))
+        rig.stop(second)
+        rig.stop(first)
     finally:
         drop(deployment)
     single, double = result["postgres_one_worker"], result["postgres_two_workers"] = (
