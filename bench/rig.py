@@ -23,7 +23,9 @@ class Plan:
     connections: int = 50
     latency_seconds: float = 15.0
     memory_events: int = 100_000
-    delivery_backlog: int = 15_000
+    #: The memory path's push stops after this long even if fewer events went through.
+    memory_seconds: float = 150.0
+    delivery_backlog: int = 10_000
     scale_seconds: float = 3.0
     #: Sample the gateway with py-spy during its last run of each path (``--profile``).
     profile: bool = False
@@ -40,6 +42,7 @@ class Plan:
                 connections=8,
                 latency_seconds=2,
                 memory_events=1_000,
+                memory_seconds=30,
                 delivery_backlog=500,
                 scale_seconds=1,
             )

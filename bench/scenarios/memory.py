@@ -20,18 +20,21 @@ from bench.scenarios.ingest import ROUTE_PREFIX, lua_env
 IDLE_SETTLE_S = 3.0
 
 
-def push(rig: Rig, base: str, deployment: Deployment, count: int, salt: str) -> dict[str, Any]:
-    """Send ``count`` signed events as fast as the gateway takes them; wait until all are delivered."""
+def push(
+    rig: Rig, base: str, deployment: Deployment, count: int, salt: str, *, seconds: float
+) -> dict[str, Any]:
+    """Send ``count`` signed events as fast as the gateway takes them (for ``seconds`` at most: a
+    busy machine must not stretch ``make bench`` past its 10 minutes); wait until all are delivered."""
     env = lua_env(deployment, rig, salt)
     run = wrk(
         base + ROUTE_PREFIX,
         "stripe_event.lua",
-        seconds=600,
+        seconds=seconds,
         connections=rig.plan.connections,
         env=env,
         max_requests=count,
     )
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 120
     while pending_deliveries(deployment) and time.monotonic() < deadline:
         time.sleep(0.5)
     return run.as_dict()
@@ -56,11 +59,14 @@ def run(rig: Rig) -> dict[str, Any]:
         return result
     subscribe(deployment, base, receiver_url + "/hook")
     warmup = max(plan.memory_events // 20, 100)
-    result["warmup"] = push(rig, base, deployment, warmup, "memwarm")
+    result["warmup"] = push(rig, base, deployment, warmup, "memwarm", seconds=plan.memory_seconds / 10)
     warm = result["warm_rss_mb"] = round(rss_mb(serve.pids), 1)
     sampler = Sampler(lambda: serve.pids)
     sampler.start()
-    load = result["load"] = push(rig, base, deployment, plan.memory_events, "memload")
+    load = result["load"] = push(
+        rig, base, deployment, plan.memory_events, "memload", seconds=plan.memory_seconds
+    )
+    pushed = load["requests"]
     result["peak_rss_mb"] = sampler.finish()
     end = result["end_rss_mb"] = round(rss_mb(serve.pids), 1)
     growth = result["growth"] = round(end / warm - 1, 4)
@@ -70,8 +76,10 @@ def run(rig: Rig) -> dict[str, Any]:
         works("events failed", load["non_2xx"] + load["socket_errors"], 0),
         works("deliveries left pending", pending_deliveries(deployment), 0),
         check("RSS growth over the events", growth, "<", 0.10),
+        # Under the time cap a slow machine pushes fewer: then the growth covers fewer events (reported).
+        check("events through the pipeline", pushed, ">=", plan.memory_events),
     ]
-    label = f"RSS growth over {plan.memory_events:,} events"
+    label = f"RSS growth over {pushed:,} events"
     shown = f"{warm:.0f} -> {end:.0f} MB ({growth:+.1%}); load {os.getloadavg()[0]:.1f}"
     result["rows"].append(row(label, shown, budget="< +10 %"))
     return result
