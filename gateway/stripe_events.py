@@ -27,6 +27,7 @@ from gateway.errors import (
     StripeUnavailable,
     ValidationFailed,
 )
+from gateway.inflight import InFlight
 from gateway.mirror import MirrorState
 from gateway.models import Workspace, utcnow
 from gateway.stripe_client import StripeClients, stripe_errors
@@ -86,7 +87,7 @@ class WebhookTargets:
         self._sessions = sessions
         self._vault = vault
         self._cache: dict[str, tuple[WebhookTarget | None, float]] = {}
-        self._loading: dict[str, asyncio.Task[WebhookTarget | None]] = {}
+        self._loading: InFlight[str, WebhookTarget | None] = InFlight()
         self._generation = 0
 
     async def get(self, workspace_id: str) -> WebhookTarget | None:
@@ -97,29 +98,22 @@ class WebhookTargets:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         # Shielded: one sender hanging up must not cancel the load the others wait for.
-        return await asyncio.shield(self._refresh(workspace_id))
+        return await asyncio.shield(
+            self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
+        )
 
     def forget(self, workspace_id: str) -> None:
         """Read the workspace again on its next event (its secrets changed in this process)."""
         self._generation += 1  # a load begun before this must not put the old secrets back
         self._cache.pop(workspace_id, None)
-        self._loading.pop(workspace_id, None)
-
-    def _refresh(self, workspace_id: str) -> "asyncio.Task[WebhookTarget | None]":
-        task = self._loading.get(workspace_id)
-        if task is None:
-            task = asyncio.ensure_future(self._load_and_keep(workspace_id))
-            task.add_done_callback(_retrieved)
-            self._loading[workspace_id] = task
-        return task
+        self._loading.drop(workspace_id)
 
     async def _load_and_keep(self, workspace_id: str) -> WebhookTarget | None:
         generation = self._generation
         try:
             target = await self._load(workspace_id)
         finally:
-            if self._loading.get(workspace_id) is asyncio.current_task():
-                del self._loading[workspace_id]
+            self._loading.finish(workspace_id)
         if generation == self._generation:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
@@ -132,12 +126,6 @@ class WebhookTargets:
         if workspace is None:
             return None
         return WebhookTarget(workspace=workspace, secrets=tuple(webhook_secrets(self._vault, workspace)))
-
-
-def _retrieved(task: "asyncio.Task[object]") -> None:
-    # Every sender waiting on a load may have hung up; never "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 class SignatureFailures:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import NotFound
+from gateway.inflight import InFlight
 from gateway.models import PortalConfiguration, Workspace
 from gateway.presets import Catalog, workspace_catalog
 from gateway.presets.store import synced_configurations
@@ -52,7 +53,7 @@ class PortalCache:
         self._sessions = sessions
         self._settings = settings
         self._views: dict[str, WorkspaceView] = {}
-        self._loading: dict[str, asyncio.Task[WorkspaceView]] = {}
+        self._loading: InFlight[str, WorkspaceView] = InFlight()
         self._generations: dict[str, int] = {}
         #: Seconds a view is trusted before it is read again.
         self.ttl = TTL_S
@@ -69,12 +70,7 @@ class PortalCache:
 
     def _load(self, workspace_id: str) -> "asyncio.Task[WorkspaceView]":
         """The one load in flight for the workspace (started if none is)."""
-        task = self._loading.get(workspace_id)
-        if task is None:
-            task = asyncio.ensure_future(self._load_and_keep(workspace_id))
-            task.add_done_callback(_retrieved)
-            self._loading[workspace_id] = task
-        return task
+        return self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
 
     async def _load_and_keep(self, workspace_id: str) -> WorkspaceView:
         generation = self._generations.get(workspace_id, 0)
@@ -92,8 +88,7 @@ class PortalCache:
             stale.expires = time.monotonic() + self.ttl
             return stale
         finally:
-            if self._loading.get(workspace_id) is asyncio.current_task():
-                del self._loading[workspace_id]
+            self._loading.finish(workspace_id)
         if generation == self._generations.get(workspace_id, 0):  # not forgotten meanwhile
             if len(self._views) >= MAX_WORKSPACES:
                 self._views.clear()
@@ -120,10 +115,4 @@ class PortalCache:
         """The workspace's presets changed here: read them again on next use (never a load begun before)."""
         self._generations[workspace_id] = self._generations.get(workspace_id, 0) + 1
         self._views.pop(workspace_id, None)
-        self._loading.pop(workspace_id, None)
-
-
-def _retrieved(task: "asyncio.Task[object]") -> None:
-    # A background load nobody awaits may fail (logged where it matters); never "exception not retrieved".
-    if not task.cancelled():
-        task.exception()
+        self._loading.drop(workspace_id)
