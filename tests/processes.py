@@ -1,6 +1,7 @@
 """``gateway serve`` and ``gateway worker`` as real processes on a test's database."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,16 +73,18 @@ async def serving_process(env: dict[str, str], log: Path, port: int, *, within: 
     process = start(["serve", "--port", str(port)], env, log)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    async with httpx.AsyncClient(timeout=1.0) as http:
-        while loop.time() < deadline:
-            if process.poll() is not None:
-                process = start(["serve", "--port", str(port)], env, log)
-            try:
-                if (await http.get(url)).status_code == httpx.codes.OK:
-                    return process
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            while loop.time() < deadline:
+                if process.poll() is not None:
+                    process = start(["serve", "--port", str(port)], env, log)
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(url)).status_code == httpx.codes.OK:
+                        return process
+                await asyncio.sleep(0.05)
+    except BaseException:  # cancelled meanwhile (the test timed out): leave nothing running
+        kill(process)
+        raise
     kill(process)
     msg = f"gateway serve did not answer on port {port} within {within:.0f} s (see {log})"
     raise AssertionError(msg)

@@ -46,6 +46,8 @@ class Rig:
     env: dict[str, str]
     logs: Path
     outage: Callable[[], Awaitable[None]]
+    #: What the outage does: ``write lock``, ``proxy cut`` or ``server restart``.
+    outage_kind: str
     port: int = field(default_factory=free_port)
     serve: Process | None = None
     worker: Process | None = None
@@ -106,7 +108,7 @@ async def rigged(settings: Settings, logs: Path) -> AsyncIterator[Rig]:
     env = gateway_env(settings, GATEWAY_RATE_LIMIT="100000/s")
     if settings.is_sqlite:
         path = Path(str(make_url(settings.database_url).database))
-        rig = Rig(env, logs, lambda: lock_sqlite(path, OUTAGE_S))
+        rig = Rig(env, logs, lambda: lock_sqlite(path, OUTAGE_S), "write lock")
         try:
             yield rig
         finally:
@@ -117,9 +119,11 @@ async def rigged(settings: Settings, logs: Path) -> AsyncIterator[Rig]:
     await proxy.start()
     if os.environ.get("GATEWAY_TEST_RESTART_POSTGRES") == "1":
         outage: Callable[[], Awaitable[None]] = lambda: restart_postgres(OUTAGE_S)  # noqa: E731
+        kind = "server restart"
     else:
         outage = lambda: proxy.outage(OUTAGE_S)  # noqa: E731
-    rig = Rig({**env, "GATEWAY_DATABASE_URL": proxied_url(settings.database_url, proxy)}, logs, outage)
+        kind = "proxy cut"
+    rig = Rig({**env, "GATEWAY_DATABASE_URL": proxied_url(settings.database_url, proxy)}, logs, outage, kind)
     try:
         yield rig
     finally:

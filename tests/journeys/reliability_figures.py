@@ -53,6 +53,7 @@ class Figures:
     worker_kills: int
     outages: int
     outage_s: float
+    outage_kind: str
     errors: int
     timeouts: int
     duration_s: float
@@ -69,9 +70,9 @@ class Figures:
             f"{self.deliveries:,}",
             f"{self.duplicates:,}",
             f"{self.serve_kills} + {self.worker_kills}",
-            f"{self.outages} x {self.outage_s:g} s",
+            f"{self.outages} x {self.outage_s:g} s ({self.outage_kind})",
             f"{self.errors + self.timeouts:,} ({self.errors:,} + {self.timeouts:,})",
-            f"{self.duration_s:.0f} s",
+            f"{self.duration_s:,.0f} s",
             datetime.now(UTC).strftime("%Y-%m-%d"),
         )
 

@@ -48,7 +48,7 @@ TRANSPORT_ERRORS = {
 }
 #: Bounds that only catch a hang: seconds to post everything, then to deliver the rest.
 SEND_WITHIN_S = 120 + EVENTS * 0.05
-DELIVER_WITHIN_S = 60 + EVENTS * 0.02
+DELIVER_WITHIN_S = 60 + EVENTS * 0.05
 
 
 async def test_no_event_is_lost_under_faults(
@@ -118,6 +118,7 @@ async def test_no_event_is_lost_under_faults(
                 worker_kills=rig.done.count("kill worker"),
                 outages=rig.done.count("database outage"),
                 outage_s=OUTAGE_S,
+                outage_kind=rig.outage_kind,
                 errors=flapping.errors,
                 timeouts=flapping.timeouts,
                 duration_s=duration,
@@ -170,7 +171,9 @@ def test_figures_rewrite_only_their_row_inside_the_markers(tmp_path: Path) -> No
     """A run replaces its database and size's row between the markers; prose and other rows stay."""
     doc = tmp_path / "reliability.md"
     doc.write_text("# Prose\n\n<!-- figures:start -->\nNo run recorded yet.\n<!-- figures:end -->\n\nMore.\n")
-    run = Figures("SQLite", 2000, 2100, 3000, 2100, 900, 70, 0, 4000, 300, 3, 1, 2, 3.0, 700, 250, 65.4)
+    run = Figures(
+        "SQLite", 2000, 2100, 3000, 2100, 900, 70, 0, 4000, 300, 3, 1, 2, 3.0, "lock", 700, 250, 65.4
+    )
     reliability_figures.record(run, doc)
     reliability_figures.record(Figures("PostgreSQL", 2000, *astuple(run)[2:]), doc)
     reliability_figures.record(replace(run, posts=3100, duration_s=70.0), doc)
