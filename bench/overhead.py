@@ -28,6 +28,7 @@ import stripe
 from bench import events
 from bench.apps import stripe_double
 from bench.deployment import STRIPE_KEY, Deployment, prepare, subscriber_rows
+from gateway import stripe_client
 from gateway.app import create_app
 
 Message = dict[str, Any]
@@ -177,6 +178,8 @@ def main() -> None:
 async def measure(path: str, requests: int, *, profile: bool = False) -> dict[str, Any]:
     """Gateway and baseline CPU microseconds per request of ``path``, in process."""
     stripe.AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # both apps build theirs at startup
+    # The gateway's own subclass (it maps a body cut short to a connection error) was bound at import.
+    stripe_client._AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # noqa: SLF001
     work = Path(tempfile.mkdtemp(prefix="gateway-overhead-"))
     deployment = await asyncio.to_thread(prepare, work, name="overhead", stripe_base="http://stripe.invalid")
     await asyncio.to_thread(subscriber_rows, deployment, "http://127.0.0.1:9/hook")
