@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from gateway.errors import ValidationFailed
 
@@ -139,6 +140,19 @@ class CallbackGuard:
         return _GuardedResolver(self)
 
 
+def wire_host(url: str) -> str:
+    """The host as the HTTP client sends and connects to it (``ValueError`` when there is none).
+
+    IDNA applied: ``①②⑦.0.0.1`` is the literal ``127.0.0.1``, which the client connects to without
+    asking the resolver, so it must be checked as an address.
+    """
+    host = URL(url).raw_host
+    if not host:
+        msg = f"no host in {url!r}"
+        raise ValueError(msg)
+    return host
+
+
 def callback_host(url: str) -> tuple[str, int]:
     """The host and port of a well-formed callback URL; ``validation_error`` on ``url`` otherwise."""
     if len(url) > MAX_URL_LENGTH:
@@ -159,7 +173,12 @@ def callback_host(url: str) -> tuple[str, int]:
     if any(c.isspace() for c in url):
         msg = "A callback URL has no spaces."
         raise ValidationFailed(msg, field="url")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    try:
+        host = wire_host(url)
+    except (ValueError, UnicodeError) as exc:
+        msg = "The callback URL's host is not a valid host name."
+        raise ValidationFailed(msg, field="url") from exc
+    return host, port or (443 if parts.scheme == "https" else 80)
 
 
 class _GuardedResolver(AbstractResolver):

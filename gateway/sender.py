@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from gateway import __version__
-from gateway.egress import BlockedAddress, CallbackGuard, parse_address
+from gateway.egress import BlockedAddress, CallbackGuard, parse_address, wire_host
 from gateway.queue import Claim, Destination
 from gateway.retries import Attempt
 from gateway.signing import secret_key, signature_header
@@ -54,8 +53,12 @@ def target_of(destination: Destination, vault: Vault, guard: CallbackGuard) -> T
         json.loads(vault.decrypt(destination.headers_enc)) if destination.headers_enc else {}
     )
     previous = vault.decrypt(destination.previous_secret_enc) if destination.previous_secret_enc else ""
-    literal = parse_address(urlsplit(destination.url).hostname or "")
-    blocked = ""
+    try:
+        literal = parse_address(wire_host(destination.url))
+    except (ValueError, UnicodeError):
+        literal, blocked = None, "blocked: the URL has no valid host"
+    else:
+        blocked = ""
     if literal is not None and not guard.allows(literal):
         blocked = f"blocked: {literal} is not a public address"
     return Target(

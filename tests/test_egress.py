@@ -210,3 +210,50 @@ async def test_the_guard_is_lifted_by_the_setting(tmp_path: Path, database: Data
     guard = CallbackGuard(allow_private=make_settings(tmp_path, database).allow_private_callbacks)
     await guard.check_url("http://127.0.0.1:9/hook")
     await guard.check_url("http://localhost:9/hook")
+
+
+#: Spellings of loopback, "this host" and link-local that the tests above do not write out.
+MORE_SPELLINGS = [
+    "http://[fe80::1%25eth0]/hook",  # a link-local address with an IPv6 zone ID
+    "http://[fe80::1%eth0]/hook",
+    "http://[::]/",
+    "http://0.0.0.0:8000/",  # "this host": Linux connects it to loopback
+    "http://0/",
+    "http://[::ffff:7f00:1]/",
+    "http://[0:0:0:0:0:ffff:127.0.0.1]/",
+    "http://[::127.0.0.1]/",  # IPv4-compatible (deprecated) form
+    "http://017700000001/",
+    "http://127.000.000.001/",
+    "http://0x7f.1/",
+    "http://①②⑦.0.0.1/",  # digits that IDNA turns into 127.0.0.1
+    "http://127.0.0.1./",
+    "http://localhost./",
+]
+
+
+@pytest.mark.parametrize("url", MORE_SPELLINGS)
+async def test_other_spellings_of_private_addresses_are_refused(
+    client: AsyncTestClient[Litestar], tenant: Tenant, url: str
+) -> None:
+    """Zone IDs, 0.0.0.0, [::], mapped and compatible IPv6, odd IPv4 forms, IDNA digits: all refused."""
+    response = await client.post("/v1/subscribers", json={"url": url}, headers=tenant.headers())
+    assert assert_error(response, 400, "validation_error")["fields"][0]["field"] == "url"
+    assert (await client.get("/v1/subscribers", headers=tenant.headers())).json()["data"] == []
+
+
+async def test_stored_spellings_of_loopback_get_no_request(
+    settings: Settings, tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """URLs stored past the guard that spell the receiver's loopback address otherwise (0.0.0.0,
+    integer and hex IPv4, IDNA digits, IPv4-mapped IPv6) are refused again when connecting."""
+    async with receiving() as receiver:
+        hosts = ["0.0.0.0", "2130706433", "0x7f000001", "①②⑦.0.0.1", "[::ffff:127.0.0.1]"]  # noqa: S104
+        for host in hosts:
+            await add_subscriber(db, vault, tenant.workspace_id, receiver.url_on(host) + "/hook")
+        await queue_events(db, tenant.workspace_id)
+        async with running(settings, vault):
+            done = await wait_for_deliveries(db, all_settled)
+    assert receiver.requests == []
+    assert len(done) == len(hosts)
+    assert {d.status for d in done} == {"failed"}
+    assert all(d.last_error.startswith("blocked: ") for d in done), [d.last_error for d in done]
