@@ -9,35 +9,28 @@ anything of B's that A did not send, and B's rows in the database must be exactl
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 from litestar import Litestar
-from litestar.handlers import HTTPRouteHandler
-from litestar.params import ParameterKwarg
-from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.models import ApiKey, Delivery, Event, Workspace
+from gateway.models import Workspace
 from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.workspaces import webhook_secrets
 from tests import stripe_payloads as sp
 from tests.console import csrf_in, sign_in, text_of
-from tests.receivers import add_subscriber
+from tests.route_table import OBJECT_NAMES, Objects, Route, app_routes, populate, request_examples, table_rows
 from tests.support import Database, Tenant, assert_error, make_settings
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).parent.parent.parent
 #: Routes no workspace key guards, and why A's key is not what could expose B there.
 PUBLIC = {
     ("GET", "/healthz"): "liveness: no workspace data",
@@ -60,28 +53,6 @@ PUBLIC = {
 }
 #: Route prefixes outside any workspace: the OpenAPI viewers and the development Stripe sandbox.
 PUBLIC_PREFIXES = ("/schema", "/sandbox/")
-#: The names routes give B's objects (path and query parameters, body fields), each filled by _populate.
-OBJECT_NAMES = (
-    "subscriber_id", "subscriber", "delivery_id", "event_id", "event", "key_id", "name", "preset",
-    "customer", "customer_id", "subscription_id", "subscription", "stripe_event",
-)  # fmt: skip
-#: Each workspace's own preset: names unlike each other, so "did you mean" hints are alike for both.
-PRESETS = {"acme": "acme-gold", "globex": "globex-platinum"}
-#: Handler arguments that are never query parameters.
-_NOT_QUERY = {"request", "state", "data", "headers", "cookies", "query", "scope", "socket", "body"}
-
-
-@dataclass
-class Objects:
-    """One workspace's objects, by the names routes give their parameters (path and query)."""
-
-    tenant: Tenant
-    values: dict[str, str]
-    secrets: list[str] = field(default_factory=list)
-
-    def identifiers(self) -> set[str]:
-        """Everything of this workspace another must never see: IDs, names, secrets."""
-        return {self.tenant.workspace_id, *self.values.values(), *self.secrets}
 
 
 #: A value of each name that no workspace has, shaped like the real ones.
@@ -95,119 +66,8 @@ def settings(tmp_path: Path, database: Database) -> Settings:
     return make_settings(tmp_path, database, stripe_api_base="http://127.0.0.1:9")
 
 
-async def _populate(
-    client: AsyncTestClient[Litestar],
-    db: async_sessionmaker[AsyncSession],
-    vault: Vault,
-    tenant: Tenant,
-    tag: str,
-) -> Objects:
-    """A subscriber (with a static header), a Stripe event with its flat event and delivery, a mirrored
-    subscription, a workspace preset and a second key."""
-    token = f"bubble-token-{tag}-0123456789"
-    subscriber, secret = await add_subscriber(
-        db, vault, tenant.workspace_id, f"http://127.0.0.1:9/{tag}-hook", headers={"Authorization": token}
-    )
-    await sp.enable_webhooks(
-        db, vault, tenant.workspace_id, [f"whsec_{tag}_0123456789abcdef"], subscriber=False
-    )
-    customer, subscription = f"cus_{tag}_isolated", f"sub_{tag}_isolated"
-    stripe_event = sp.event(
-        "customer.subscription.updated",
-        sp.subscription(subscription, customer=customer),
-        event_id=f"evt_{tag}_1",
-    )
-    sent = await sp.send(client, tenant.workspace_id, stripe_event, secret=f"whsec_{tag}_0123456789abcdef")
-    assert sent.status_code == 200, sent.text
-    preset = PRESETS[tag]
-    put = await client.put(
-        f"/v1/presets/{preset}",
-        json={"features": {"invoice_history": {"enabled": True}}},
-        headers=tenant.headers(),
-    )
-    assert put.status_code in {200, 201}, put.text
-    async with db() as session:
-        event = (await session.exec(select(Event).where(Event.workspace_id == tenant.workspace_id))).one()
-        delivery = (
-            await session.exec(select(Delivery).where(Delivery.workspace_id == tenant.workspace_id))
-        ).one()
-        keys = (await session.exec(select(ApiKey).where(ApiKey.workspace_id == tenant.workspace_id))).all()
-    portal_key = next(k.id for k in keys if k.scope == "portal")
-    values = {
-        "subscriber_id": subscriber,
-        "subscriber": subscriber,
-        "delivery_id": delivery.id,
-        "event_id": event.id,
-        "event": event.id,
-        "key_id": portal_key,
-        "name": preset,
-        "preset": preset,
-        "customer": customer,
-        "customer_id": customer,
-        "subscription_id": subscription,
-        "subscription": subscription,
-        "stripe_event": f"evt_{tag}_1",
-    }
-    assert set(values) == set(OBJECT_NAMES)
-    secrets = [tenant.admin_key, tenant.portal_key, secret, token, f"whsec_{tag}_0123456789abcdef"]
-    return Objects(tenant=tenant, values=values, secrets=secrets)
-
-
-@dataclass
-class Route:
-    """One method of one route of the app."""
-
-    method: str
-    path: str  # as documented: ``/v1/keys/{key_id}``
-    path_params: list[str]
-    query_params: list[str]
-
-    def url(self, values: dict[str, str]) -> str:
-        """The path with its parameters filled from ``values``."""
-        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], self.path)
-
-
-def app_routes(app: Litestar) -> list[Route]:
-    """Every (method, path) the app serves, HEAD and OPTIONS aside, with its path and query parameters."""
-    found: list[Route] = []
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        for handler in route.route_handlers:
-            if not isinstance(handler, HTTPRouteHandler):
-                continue
-            dependencies = set(handler.resolve_dependencies())
-            path_params = list(route.path_parameters)
-            query = []
-            for name, definition in handler.parsed_fn_signature.parameters.items():
-                marker = definition.kwarg_definition
-                if name in _NOT_QUERY or name in dependencies or name in path_params:
-                    continue
-                if isinstance(marker, ParameterKwarg) and (marker.header or marker.cookie):
-                    continue
-                query.append(marker.query if isinstance(marker, ParameterKwarg) and marker.query else name)
-            found.extend(
-                Route(method, path, path_params, query)
-                for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"})
-            )
-    return found
-
-
 def _is_public(route: Route) -> bool:
     return (route.method, route.path) in PUBLIC or route.path.startswith(PUBLIC_PREFIXES)
-
-
-def _request_examples() -> dict[tuple[str, str], Any]:
-    """The documented request body of each operation (openapi.yaml), by method and path."""
-    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
-    examples = {}
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-            if content.get("examples"):
-                examples[method.upper(), path] = next(iter(content["examples"].values()))["value"]
-    return examples
 
 
 def _with(body: Any, values: dict[str, str]) -> Any:
@@ -232,20 +92,6 @@ def _leaks(response: httpx.Response, other: Objects, sent: dict[str, str]) -> li
     return sorted(x for x in other.identifiers() if x in response.text and x not in sent.values())
 
 
-async def _snapshot(db: async_sessionmaker[AsyncSession], but: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, except the rows of workspace ``but`` (and times of last use)."""
-    rows: dict[str, list[tuple[Any, ...]]] = {}
-    async with db() as session:
-        for table in SQLModel.metadata.sorted_tables:
-            columns = [c.name for c in table.columns if c.name != "last_used_at"]
-            query = text(f"SELECT {', '.join(columns)} FROM {table.name}")  # noqa: S608  (names from the models)
-            result = await (await session.connection()).execute(query)
-            owner = "id" if table.name == "workspaces" else "workspace_id"
-            kept = [r for r in result.all() if owner not in columns or r[columns.index(owner)] != but]
-            rows[table.name] = sorted(kept, key=repr)
-    return rows
-
-
 @dataclass
 class World:
     """A (asking) and B (asked about), each with one of everything."""
@@ -263,8 +109,8 @@ async def world(
     other_tenant: Tenant,
 ) -> World:
     return World(
-        a=await _populate(client, db, vault, tenant, "acme"),
-        b=await _populate(client, db, vault, other_tenant, "globex"),
+        a=await populate(client, db, vault, tenant, "acme"),
+        b=await populate(client, db, vault, other_tenant, "globex"),
     )
 
 
@@ -290,8 +136,8 @@ async def test_api_keys_of_a_never_reach_b(
     """Every /v1 route: B's IDs answer as nonexistent ones do, filters by B's IDs find nothing, no
     answer shows B's data, and B's rows are untouched."""
     a, b = world.a, world.b
-    before = await _snapshot(db, but=a.tenant.workspace_id)
-    examples = _request_examples()
+    before = await table_rows(db, but=a.tenant.workspace_id)
+    examples = request_examples()
     exercised = []
     for route in app_routes(app):
         if _is_public(route) or not route.path.startswith("/v1/"):
@@ -317,7 +163,7 @@ async def test_api_keys_of_a_never_reach_b(
             answers.append(_normalised(response, sent))
         assert answers[0] == answers[1], (route, "B's object answers unlike a nonexistent one", answers)
     assert len(exercised) >= 20
-    assert await _snapshot(db, but=a.tenant.workspace_id) == before
+    assert await table_rows(db, but=a.tenant.workspace_id) == before
 
 
 async def test_the_console_of_a_never_reaches_b(
@@ -328,7 +174,7 @@ async def test_the_console_of_a_never_reaches_b(
     """Every /console page and form, signed in as A: B's IDs answer as nonexistent ones, no page shows
     B's data, and B's rows are untouched."""
     a, b = world.a, world.b
-    before = await _snapshot(db, but=a.tenant.workspace_id)
+    before = await table_rows(db, but=a.tenant.workspace_id)
     async with AsyncTestClient(app, base_url="http://testserver.local") as browser:
         console = await sign_in(browser, a.tenant.admin_key)
         exercised = 0
@@ -351,7 +197,7 @@ async def test_the_console_of_a_never_reaches_b(
                     console.csrf = csrf_in(response.text)
             assert answers[0] == answers[1], (route, answers)
     assert exercised >= 15
-    assert await _snapshot(db, but=a.tenant.workspace_id) == before
+    assert await table_rows(db, but=a.tenant.workspace_id) == before
 
 
 async def test_a_workspace_secret_posts_nowhere_else(
@@ -366,11 +212,11 @@ async def test_a_workspace_secret_posts_nowhere_else(
         a_workspace = await session.get(Workspace, a.tenant.workspace_id)
         assert a_workspace is not None
         [a_secret] = webhook_secrets(vault, a_workspace)
-    before = await _snapshot(db, but=a.tenant.workspace_id)
+    before = await table_rows(db, but=a.tenant.workspace_id)
     stripe_event = sp.event("customer.subscription.deleted", sp.subscription(b.values["subscription_id"]))
     refused = await sp.send(client, b.tenant.workspace_id, stripe_event, secret=a_secret)
     assert_error(refused, 400, "signature_invalid")
-    after = await _snapshot(db, but=a.tenant.workspace_id)
+    after = await table_rows(db, but=a.tenant.workspace_id)
     for table in ("stripe_events", "events", "deliveries", "subscriptions"):
         assert after[table] == before[table]
 
