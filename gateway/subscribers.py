@@ -31,6 +31,7 @@ MAX_HEADERS = 20
 MAX_HEADER_VALUE = 4096
 REDACTED = "[redacted]"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_TOKEN_PREFIX = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{0,100}")
 # Set by the gateway itself, or meaningful only to the connection: a subscriber may not override them.
 _RESERVED = frozenset(
     {
@@ -86,7 +87,11 @@ def check_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         lower = name.lower()
         if not _TOKEN.match(name):
-            msg = f"{name!r} is not a valid header name."
+            # Only the part before the first bad character is quoted: a name that is a pasted header
+            # line ("Authorization: Bearer ...") carries its secret after it.
+            valid = _TOKEN_PREFIX.match(name)
+            start = valid.group(0) if valid else ""
+            msg = f"{start!r}... is not a valid header name (one word: letters, digits and !#$%&'*+.^_`|~-)."
             raise ValidationFailed(msg, field="headers")
         if lower in _RESERVED or lower.startswith(("webhook-", "proxy-")):
             msg = f"The gateway sets {name!r} itself; it cannot be overridden."
