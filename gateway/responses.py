@@ -99,6 +99,9 @@ def _describe(exc: Exception) -> tuple[int, str, str, dict[str, Any], dict[str, 
         ]
         detail = "; ".join(f"{f['field'] or 'body'}: {f['message']}" for f in fields) or exc.detail
         return 400, "validation_error", f"Invalid request: {detail}", {"fields": fields}, {}
+    if isinstance(exc, RecursionError) and "deserializing" in str(exc):
+        # msgspec's answer to JSON nested deeper than Python recurses (not a DecodeError).
+        return 400, "validation_error", "Invalid request: the JSON is nested too deeply.", {"fields": []}, {}
     if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == UNSTORABLE_TEXT:
         message = "Invalid request: text may not contain the NUL character (\\u0000)."
         return 400, "validation_error", message, {"fields": []}, {}

@@ -106,3 +106,15 @@ async def test_nul_in_text_is_a_validation_error_on_postgresql(
     assert "NUL" in assert_error(found, 400, "validation_error")["error_message"]
     made = await client.post("/v1/keys", json={"name": "bubble\x00"}, headers=tenant.headers())
     assert_error(made, 400, "validation_error")
+
+
+async def test_deeply_nested_json_is_validation_error(
+    client: AsyncTestClient[Litestar], tenant: Tenant
+) -> None:
+    """JSON nested deeper than the decoder recurses answers 400 validation_error, not a 500."""
+    headers = {**tenant.headers(), "Content-Type": "application/json"}
+    nested = b"[" * 100_000 + b"]" * 100_000
+    body = assert_error(
+        await client.post("/v1/keys", content=nested, headers=headers), 400, "validation_error"
+    )
+    assert "nested too deeply" in body["error_message"]
