@@ -116,6 +116,8 @@ class Route:
     path: str  # as documented: ``/v1/keys/{key_id}``
     path_params: list[str]
     query_params: list[str]
+    #: Whether the handler reads a request body.
+    takes_body: bool = False
 
     def url(self, values: dict[str, str]) -> str:
         """The path with its parameters filled from ``values``."""
@@ -143,7 +145,7 @@ def app_routes(app: Litestar) -> list[Route]:
                     continue
                 query.append(marker.query if isinstance(marker, ParameterKwarg) and marker.query else name)
             found.extend(
-                Route(method, path, path_params, query)
+                Route(method, path, path_params, query, "data" in handler.parsed_fn_signature.parameters)
                 for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"})
             )
     return found
@@ -156,8 +158,10 @@ def request_examples() -> dict[tuple[str, str], Any]:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-            if content.get("examples"):
-                examples[method.upper(), path] = next(iter(content["examples"].values()))["value"]
+            schema = content.get("schema", {})
+            found = schema.get("examples") or [e["value"] for e in content.get("examples", {}).values()]
+            if found:
+                examples[method.upper(), path] = found[0]
     return examples
 
 
