@@ -67,20 +67,35 @@ def dotted(path: Path_) -> str:
     return text
 
 
-class _DuplicateKeyError(ValueError):
-    def __init__(self, key: str, line: int) -> None:
-        super().__init__(f"key {key!r} appears twice")
+#: A preset is a few hundred values at most; aliases could make a small file expand to billions.
+MAX_VALUES = 10_000
+#: Deeper than any preset nests (and within Python's recursion limit).
+MAX_DEPTH = 32
+
+
+class _ShapeError(ValueError):
+    def __init__(self, message: str, line: int, rule: str) -> None:
+        super().__init__(message)
         self.line = line
+        self.rule = rule
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
+    line = node.start_mark.line + 1
+    if len(lines) >= MAX_VALUES:
+        msg = f"more than {MAX_VALUES} values (aliases that expand without end?)"
+        raise _ShapeError(msg, line, "yaml-size")
+    if len(path) > MAX_DEPTH:
+        msg = f"nested more than {MAX_DEPTH} levels deep"
+        raise _ShapeError(msg, line, "yaml-size")
+    lines[path] = line
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(_scalar(key_node))
             if key in mapping:
-                raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
+                msg = f"key {key!r} appears twice"
+                raise _ShapeError(msg, key_node.start_mark.line + 1, "duplicate-key")
             mapping[key] = _to_python(value_node, (*path, key), lines)
             lines[*path, key] = key_node.start_mark.line + 1  # the key's line, not its value's
         return mapping
@@ -102,13 +117,17 @@ def parse_yaml(text: str, source: str) -> tuple[Located | None, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         return None, [Problem(source, line, "", f"not valid YAML: {exc.problem or exc}", "yaml-syntax")]
+    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError): no line to point at
+        return None, [Problem(source, 0, "", f"not valid YAML: {exc}", "yaml-syntax")]
+    except RecursionError:  # the parser itself recurses into each level of nesting
+        return None, [Problem(source, 0, "", f"nested more than {MAX_DEPTH} levels deep", "yaml-size")]
     if node is None:
         return None, [Problem(source, 1, "", "the file is empty; a preset needs at least features", "schema")]
     lines: dict[Path_, int] = {}
     try:
         data = _to_python(node, (), lines)
-    except _DuplicateKeyError as exc:
-        return None, [Problem(source, exc.line, "", str(exc), "duplicate-key")]
+    except _ShapeError as exc:
+        return None, [Problem(source, exc.line, "", str(exc), exc.rule)]
     return Located(source, data, lines), []
 
 
