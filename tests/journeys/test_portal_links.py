@@ -1,15 +1,27 @@
 """A builder hands out a portal link (a button, an e-mail); each click opens a fresh portal session."""
 
+import time
 from typing import Any
+from unittest.mock import patch
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from pydantic import SecretStr
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.app import create_app
+from gateway.models import Workspace
 from gateway.sandbox.seed import Seeded
+from gateway.settings import Settings
+from gateway.vault import Vault, reencrypt_stored_secrets
 from tests.journeys.stripe_calls import StripeCalls
 from tests.sandbox import SandboxServer
-from tests.support import Tenant
+from tests.support import TEST_SECRET_KEY, Tenant
 
 pytestmark = pytest.mark.anyio
 
@@ -101,3 +113,65 @@ async def test_stripe_down_when_a_link_opens(
     response = await client.get(path, follow_redirects=False)
     assert response.status_code == 503
     assert "try again" in response.text
+
+
+async def _opened(settings: Settings, path: str) -> httpx.Response:
+    """``path`` opened by a gateway with ``settings`` (a fresh process: nothing cached)."""
+    async with AsyncTestClient(create_app(settings), base_url="http://testserver.local") as client:
+        return await client.get(path, follow_redirects=False)
+
+
+async def test_a_link_of_a_deleted_workspace_says_it_no_longer_works(
+    client: AsyncTestClient[Litestar],
+    settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+    sandbox_tenant: Tenant,
+    seeded: Seeded,
+) -> None:
+    """The workspace is deleted after the link went out: opening it shows the "no longer works" page
+    (410), not an error, and mints no session."""
+    path = await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+    assert (await client.get(path, follow_redirects=False)).status_code == 303
+    async with db() as session, session.begin():
+        await session.exec(delete(Workspace).where(col(Workspace.id) == sandbox_tenant.workspace_id))  # type: ignore[call-overload]
+    gone = await _opened(settings, path)
+    assert gone.status_code == 410
+    assert gone.headers["content-type"].startswith("text/html")
+    assert "no longer works" in gone.text
+
+
+async def test_rotating_the_secret_key_keeps_links_until_the_old_key_is_dropped(
+    client: AsyncTestClient[Litestar],
+    settings: Settings,
+    db: async_sessionmaker[AsyncSession],
+    sandbox_tenant: Tenant,
+    seeded: Seeded,
+) -> None:
+    """GATEWAY_SECRET_KEY=new,old (then ``gateway rekey``): links signed with the old key still open;
+    with the old key dropped they show the "not valid" page (400), while new links open."""
+    old_link = await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+    new_key = "rotated-secret-key-" + "n" * 32
+    rotated = settings.model_copy(update={"secret_key": SecretStr(f"{new_key},{TEST_SECRET_KEY}")})
+    assert (await _opened(rotated, old_link)).status_code == 303
+    async with db() as session, session.begin():
+        await reencrypt_stored_secrets(session, Vault(rotated.secret_keys()))
+    dropped = settings.model_copy(update={"secret_key": SecretStr(new_key)})
+    refused = await _opened(dropped, old_link)
+    assert refused.status_code == 400
+    assert "This link is not valid" in refused.text
+    async with AsyncTestClient(create_app(dropped), base_url="http://testserver.local") as fresh:
+        new_link = await _link(fresh, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+        assert (await fresh.get(new_link, follow_redirects=False)).status_code == 303
+
+
+async def test_a_replayed_link_after_its_expiry_is_refused(
+    client: AsyncTestClient[Litestar], sandbox_tenant: Tenant, seeded: Seeded
+) -> None:
+    """A link that opened while valid shows the "expired" page (410) when replayed after its time."""
+    path = await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"], expires_in=60)
+    assert (await client.get(path, follow_redirects=False)).status_code == 303
+    later = time.time() + 61
+    with patch("gateway.portal.links.time.time", return_value=later):
+        replayed = await client.get(path, follow_redirects=False)
+    assert replayed.status_code == 410
+    assert "expired" in replayed.text
