@@ -121,19 +121,22 @@ async def _opened(settings: Settings, path: str) -> httpx.Response:
         return await client.get(path, follow_redirects=False)
 
 
+@pytest.fixture
+async def ada_link(client: AsyncTestClient[Litestar], sandbox_tenant: Tenant, seeded: Seeded) -> str:
+    """The path of a link to Ada's portal."""
+    return await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+
+
 async def test_a_link_of_a_deleted_workspace_says_it_no_longer_works(
-    client: AsyncTestClient[Litestar],
-    settings: Settings,
-    db: async_sessionmaker[AsyncSession],
-    sandbox_tenant: Tenant,
-    seeded: Seeded,
+    client: AsyncTestClient[Litestar], settings: Settings, db: async_sessionmaker[AsyncSession], ada_link: str
 ) -> None:
     """The workspace is deleted after the link went out: opening it shows the "no longer works" page
-    (410), not an error, and mints no session."""
-    path = await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+    (410), not an error."""
+    path = ada_link
+    workspace_id = client.app.state.link_signer.verify(path.rsplit("/", 1)[1]).workspace_id
     assert (await client.get(path, follow_redirects=False)).status_code == 303
     async with db() as session, session.begin():
-        await session.exec(delete(Workspace).where(col(Workspace.id) == sandbox_tenant.workspace_id))  # type: ignore[call-overload]
+        await session.exec(delete(Workspace).where(col(Workspace.id) == workspace_id))  # type: ignore[call-overload]
     gone = await _opened(settings, path)
     assert gone.status_code == 410
     assert gone.headers["content-type"].startswith("text/html")
@@ -141,15 +144,16 @@ async def test_a_link_of_a_deleted_workspace_says_it_no_longer_works(
 
 
 async def test_rotating_the_secret_key_keeps_links_until_the_old_key_is_dropped(
-    client: AsyncTestClient[Litestar],
+    *,
     settings: Settings,
     db: async_sessionmaker[AsyncSession],
     sandbox_tenant: Tenant,
     seeded: Seeded,
+    ada_link: str,
 ) -> None:
     """GATEWAY_SECRET_KEY=new,old (then ``gateway rekey``): links signed with the old key still open;
     with the old key dropped they show the "not valid" page (400), while new links open."""
-    old_link = await _link(client, sandbox_tenant, customer=seeded.customers["ada@example.com"])
+    old_link = ada_link
     new_key = "rotated-secret-key-" + "n" * 32
     rotated = settings.model_copy(update={"secret_key": SecretStr(f"{new_key},{TEST_SECRET_KEY}")})
     assert (await _opened(rotated, old_link)).status_code == 303
