@@ -74,20 +74,27 @@ MAX_DEPTH = 32
 
 
 class _ShapeError(ValueError):
-    def __init__(self, message: str, line: int, rule: str) -> None:
+    def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.line = line
-        self.rule = rule
+
+
+class _DuplicateKeyError(_ShapeError):
+    pass
+
+
+class _TooLargeError(_ShapeError):
+    pass
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     line = node.start_mark.line + 1
     if len(lines) >= MAX_VALUES:
         msg = f"more than {MAX_VALUES} values (aliases that expand without end?)"
-        raise _ShapeError(msg, line, "yaml-size")
+        raise _TooLargeError(msg, line)
     if len(path) > MAX_DEPTH:
         msg = f"nested more than {MAX_DEPTH} levels deep"
-        raise _ShapeError(msg, line, "yaml-size")
+        raise _TooLargeError(msg, line)
     lines[path] = line
     if isinstance(node, yaml.MappingNode):
         mapping: dict[str, Any] = {}
@@ -95,7 +102,7 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
             key = str(_scalar(key_node))
             if key in mapping:
                 msg = f"key {key!r} appears twice"
-                raise _ShapeError(msg, key_node.start_mark.line + 1, "duplicate-key")
+                raise _DuplicateKeyError(msg, key_node.start_mark.line + 1)
             mapping[key] = _to_python(value_node, (*path, key), lines)
             lines[*path, key] = key_node.start_mark.line + 1  # the key's line, not its value's
         return mapping
@@ -111,24 +118,31 @@ def _scalar(node: yaml.Node) -> Any:
 
 def parse_yaml(text: str, source: str) -> tuple[Located | None, list[Problem]]:
     """The document in ``text`` with its lines, or the syntax problem."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        return None, [Problem(source, line, "", f"not valid YAML: {exc.problem or exc}", "yaml-syntax")]
-    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError): no line to point at
-        return None, [Problem(source, 0, "", f"not valid YAML: {exc}", "yaml-syntax")]
-    except RecursionError:  # the parser itself recurses into each level of nesting
-        return None, [Problem(source, 0, "", f"nested more than {MAX_DEPTH} levels deep", "yaml-size")]
-    if node is None:
-        return None, [Problem(source, 1, "", "the file is empty; a preset needs at least features", "schema")]
     lines: dict[Path_, int] = {}
     try:
-        data = _to_python(node, (), lines)
-    except _ShapeError as exc:
-        return None, [Problem(source, exc.line, "", str(exc), exc.rule)]
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = _to_python(node, (), lines) if node is not None else None
+    except (yaml.YAMLError, RecursionError, _ShapeError) as exc:
+        return None, [_unreadable(exc, source)]
+    if node is None:
+        return None, [Problem(source, 1, "", "the file is empty; a preset needs at least features", "schema")]
     return Located(source, data, lines), []
+
+
+def _unreadable(exc: Exception, source: str) -> Problem:
+    """The problem of a file that is not a YAML document of a preset's size."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        return Problem(source, line, "", f"not valid YAML: {exc.problem or exc}", "yaml-syntax")
+    if isinstance(exc, yaml.YAMLError):  # e.g. a control character (ReaderError): no line to point at
+        return Problem(source, 0, "", f"not valid YAML: {exc}", "yaml-syntax")
+    if isinstance(exc, RecursionError):  # the parser itself recurses into each level of nesting
+        return Problem(source, 0, "", f"nested more than {MAX_DEPTH} levels deep", "yaml-size")
+    if isinstance(exc, _DuplicateKeyError):
+        return Problem(source, exc.line, "", str(exc), "duplicate-key")
+    line = exc.line if isinstance(exc, _ShapeError) else 0
+    return Problem(source, line, "", str(exc), "yaml-size")
 
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")

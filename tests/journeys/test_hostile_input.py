@@ -201,10 +201,9 @@ async def test_crlf_and_smuggling_in_callback_headers(
     assert await table_rows(db) == before
 
 
-async def test_huge_headers_over_a_real_socket(app: Litestar, objects: Objects) -> None:
+async def test_huge_headers_over_a_real_socket(settings: Settings, tenant: Tenant) -> None:
     """100 KB header values and 500 headers reach the app and get ordinary JSON answers."""
-    tenant = objects.tenant
-    with serving(app) as url:
+    with serving(create_app(settings)) as url:
         async with httpx.AsyncClient(base_url=url) as http:
             huge_key = await http.get(
                 "/v1/keys", headers={"Authorization": "Bearer gw_test_" + "x" * 100_000}
