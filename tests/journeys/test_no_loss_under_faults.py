@@ -1,7 +1,7 @@
 """No loss under faults: Stripe's events keep coming while the gateway is killed, its database goes away
 and its receivers flap; afterwards nothing accepted is missing and the mirror is right.
 
-``GATEWAY_TEST_FAULT_EVENTS`` sets the size (2,000 in the suite; ``make soak`` runs 50,000), and
+``GATEWAY_TEST_FAULT_EVENTS`` sets the size (5,000 in the suite; ``make soak`` runs 50,000), and
 ``GATEWAY_WRITE_RELIABILITY=1`` writes the run's figures into docs/reliability.md.
 """
 
@@ -36,7 +36,7 @@ from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
 
-EVENTS = int(os.environ.get("GATEWAY_TEST_FAULT_EVENTS", "2000"))
+EVENTS = int(os.environ.get("GATEWAY_TEST_FAULT_EVENTS", "5000"))
 SUBSCRIBERS = ("a", "b")
 #: What the sender meets while ``gateway serve`` is down or being killed.
 TRANSPORT_ERRORS = {
