@@ -9,19 +9,21 @@ Rows are plain values written with SQLAlchemy Core in bulk: building a SQLModel 
 microseconds, more than the rest of an event's work.
 """
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     RowMapping,
+    Select,
     Table,
     and_,
     bindparam,
     insert,
+    or_,
     select,
     update,
 )
@@ -89,10 +91,9 @@ def skip_duplicates(connection: Connection, work: Work) -> None:
     """Keep only events neither stored before nor already earlier in this batch."""
     table = _table(StripeEvent)
     keys = {_key(item) for item in work.items}
-    query = select(table.c.workspace_id, table.c.stripe_event_id).where(
-        _among(table, "stripe_event_id", keys)
-    )
-    seen: set[Key] = {(row[0], row[1]) for row in connection.execute(query)} & keys
+    seen: set[Key] = {
+        (row[0], row[1]) for row in _lookup(connection, table, "stripe_event_id", keys, rows=False)
+    }
     for item in work.items:
         work.first.append(_key(item) not in seen)
         if work.first[-1]:
@@ -115,12 +116,10 @@ def _read(
 ) -> Iterator[tuple[Key, RowMapping]]:
     if not keys:
         return
-    query = select(table).where(_among(table, id_column, keys)).order_by(table.c.id).with_for_update()
-    for row in connection.execute(query).mappings():
+    for row in _lookup(connection, table, id_column, keys, rows=True).mappings():
         key = (row["workspace_id"], row[id_column])
-        if key in keys:
-            work.row_ids[table.name, key] = row["id"]
-            yield key, row
+        work.row_ids[table.name, key] = row["id"]
+        yield key, row
 
 
 def apply_events(_connection: Connection, work: Work) -> None:
@@ -303,22 +302,31 @@ def _upsert(connection: Connection, work: Work, table: Table, states: dict[Key, 
         connection.execute(update(table).where(table.c.id == bindparam("_pk")), updates)
 
 
-def _among(table: Table, id_column: str, keys: set[Key]) -> ColumnElement[bool]:
-    """Rows whose workspace and ``id_column`` are among ``keys``' (a superset: callers keep exact keys).
+def _lookup(connection: Connection, table: Table, id_column: str, keys: set[Key], *, rows: bool) -> Any:
+    """The rows (``rows``: whole, locked; else the two key columns) whose key pair is among ``keys``.
 
-    Both columns lead the table's unique index. The lists are padded to a power of two so that a
-    handful of statement texts serve every batch size, and prepared statements stay cached.
+    One ``OR`` arm per pair, each an exact probe of the unique index both columns lead (two ``IN``
+    lists would probe every workspace with every ID: 64 x 64 probes a batch with 100 workspaces).
+    The pairs are padded to a power of two so that a handful of statements, built once, serve every
+    batch: building one anew costs ~3 ms, running it ~0.1 ms.
     """
-    return and_(
-        table.c.workspace_id.in_(_padded({workspace_id for workspace_id, _ in keys})),
-        table.c[id_column].in_(_padded({object_id for _, object_id in keys})),
+    listed = sorted(keys)
+    listed += [listed[-1]] * ((1 << max(len(listed) - 1, 0).bit_length()) - len(listed))
+    params = {}
+    for n, (workspace_id, object_id) in enumerate(listed):
+        params[f"w{n}"], params[f"k{n}"] = workspace_id, object_id
+    return connection.execute(_lookup_statement(table, id_column, len(listed), rows=rows), params)
+
+
+@functools.cache
+def _lookup_statement(table: Table, id_column: str, size: int, *, rows: bool) -> Select[Any]:
+    workspace, object_id = table.c.workspace_id, table.c[id_column]
+    among = or_(
+        *(and_(workspace == bindparam(f"w{n}"), object_id == bindparam(f"k{n}")) for n in range(size))
     )
-
-
-def _padded(values: set[str]) -> list[str]:
-    listed = sorted(values)
-    size = 1 << max(len(listed) - 1, 0).bit_length()
-    return listed + [listed[-1]] * (size - len(listed))
+    if rows:  # locked in a fixed order: two writers never wait on each other crosswise
+        return select(table).where(among).order_by(table.c.id).with_for_update()
+    return select(workspace, object_id).where(among)
 
 
 def _table(model: type[SQLModel]) -> Table:

@@ -112,6 +112,7 @@ class OutboxNotifier:
         self._wakers: list[Callable[[], None]] = []
         self._notifying: asyncio.Task[None] | None = None
         self._again = False
+        self._poke_pending = False
 
     def install(self, factory: async_sessionmaker[AsyncSession]) -> None:
         """Watch commits of sessions made by ``factory``."""
@@ -126,9 +127,14 @@ class OutboxNotifier:
 
     def poke(self) -> None:
         """Deliveries were committed (callable from any thread)."""
+        # A batch of 50 events pokes 50 times in one turn of the loop: one wake-up serves them all.
+        if self._poke_pending:
+            return
+        self._poke_pending = True
         self._loop.call_soon_threadsafe(self._poked)
 
     def _poked(self) -> None:
+        self._poke_pending = False  # before waking: a commit after this point pokes again
         for wake in self._wakers:
             wake()
         if not self._postgres:

@@ -12,6 +12,7 @@ backstop fires. ``stop()`` stops claiming, lets the attempts in flight finish an
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import logging
 import os
@@ -284,6 +285,8 @@ def run_worker(settings: Settings, concurrency: int | None = None) -> None:
             concurrency=concurrency,
         )
         task = asyncio.create_task(worker.run())
+        gc.collect()  # as ``gateway serve`` does: startup's objects stay out of later collections
+        gc.freeze()
         loop = asyncio.get_running_loop()
 
         def on_signal() -> None:

@@ -81,6 +81,24 @@ async def test_copies_within_one_batch_apply_once(hooked: Tenant, writer: Writer
     assert outcomes == ["applied", "duplicate", "applied", "duplicate"]
 
 
+async def test_duplicates_are_matched_by_workspace_and_event_together(
+    hooked: Tenant, other_tenant: Tenant, writer: Writer, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """A's evt_1 and B's evt_2 stored: B's evt_1 and A's evt_2 are new (two Stripe accounts, same IDs)."""
+    await sp.enable_webhooks(db, vault, other_tenant.workspace_id)
+
+    def event_of(tenant: Tenant, stripe_id: str, subscription: str) -> VerifiedEvent:
+        obj = sp.subscription(subscription, customer="cus_1")
+        return verified(tenant, sp.event("customer.subscription.created", obj, event_id=stripe_id))
+
+    stored = [event_of(hooked, "evt_1", "sub_a1"), event_of(other_tenant, "evt_2", "sub_b2")]
+    assert await writer.run(lambda c: apply_batch(c, stored)) == ["applied", "applied"]
+    crossed = [event_of(other_tenant, "evt_1", "sub_b1"), event_of(hooked, "evt_2", "sub_a2"), *stored]
+    outcomes = await writer.run(lambda c: apply_batch(c, crossed))
+    assert outcomes == ["applied", "applied", "duplicate", "duplicate"]
+    assert (await row_counts(db))["subscriptions"] == 4
+
+
 async def test_concurrent_events_share_transactions(
     hooked: Tenant, writer: CountingWriter, db: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -1,14 +1,16 @@
 """Queueing deliveries: which subscriber gets which event, in which format."""
 
+import asyncio
 import json
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.models import Delivery, Event, StripeEvent, Subscriber
-from gateway.outbox import enqueue
+from gateway.outbox import OutboxNotifier, enqueue
+from gateway.settings import Settings
 from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
@@ -69,3 +71,17 @@ async def test_enqueue_respects_filters_formats_and_enabled(
     ]
     assert {d.status for d in rows} == {"pending"}
     assert all(d.next_attempt_at is not None for d in rows)
+
+
+async def test_pokes_in_one_turn_wake_workers_once_and_later_pokes_again(settings: Settings) -> None:
+    """A batch's many commits cost one wake-up; a commit after that wake-up gets one of its own."""
+    notifier = OutboxNotifier(create_async_engine("sqlite+aiosqlite://"), settings)
+    woken: list[int] = []
+    notifier.subscribe(lambda: woken.append(1))
+    for _ in range(50):
+        notifier.poke()
+    await asyncio.sleep(0)
+    assert woken == [1]
+    notifier.poke()
+    await asyncio.sleep(0)
+    assert woken == [1, 1]

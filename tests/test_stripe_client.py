@@ -1,10 +1,12 @@
 """The Stripe SDK facade: one client per workspace, Stripe's errors mapped to the contract's codes."""
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar import Litestar, Request, Response, post
+from stripe import _util
 
 from gateway.errors import (
     CustomerNotFound,
@@ -123,3 +125,25 @@ async def test_unreachable_stripe_is_unavailable() -> None:
             await _create(clients, _workspace(vault, "http://127.0.0.1:9"), "cus_ok")
     finally:
         await clients.close()
+
+
+async def test_sdk_log_lines_are_formatted_only_when_someone_listens(
+    stripe_stub: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the ``stripe`` logger quiet nothing is formatted; turned on, its lines come out as before."""
+    formatted: list[dict[str, Any]] = []
+    logfmt = _util.logfmt
+    monkeypatch.setattr(_util, "logfmt", lambda props: formatted.append(props) or logfmt(props))
+    vault = Vault(["k"])
+    clients = StripeClients(Settings(secret_key="k"), vault)
+    try:
+        with caplog.at_level(logging.WARNING, logger="stripe"):
+            await _create(clients, _workspace(vault, stripe_stub), "cus_ok")
+        assert formatted == []
+        with caplog.at_level(logging.INFO, logger="stripe"):
+            await _create(clients, _workspace(vault, stripe_stub), "cus_ok")
+    finally:
+        await clients.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "stripe"]
+    assert any(line.startswith("message='Request to Stripe api'") for line in lines)
+    assert not any("API response body" in line for line in lines)  # a debug line: formatted only at DEBUG

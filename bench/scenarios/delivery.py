@@ -133,9 +133,9 @@ def workers(rig: Rig, deployment: Deployment, count: int, *, core: int | None) -
     ]
 
 
-def fill(rig: Rig, deployment: Deployment, receiver_url: str) -> int:
+def fill(rig: Rig, deployment: Deployment, receiver_url: str, *, max_in_flight: int = CONCURRENCY) -> int:
     """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``, parked; their number."""
-    subscriber_rows(deployment, receiver_url + "/hook", max_in_flight=CONCURRENCY)
+    subscriber_rows(deployment, receiver_url + "/hook", max_in_flight=max_in_flight)
     backlog.seed(deployment, min(SEED_EVENTS, rig.plan.delivery_backlog))
     count = backlog.grow(deployment, rig.plan.delivery_backlog)
     backlog.park(deployment)
@@ -198,7 +198,9 @@ def _postgres(rig: Rig, receiver_url: str, stripe_base: str, result: dict[str, A
         return
     deployment = prepare(rig.work, name="delivery-pg", stripe_base=stripe_base, postgres_url=rig.postgres_url)
     try:
-        count = fill(rig, deployment, receiver_url)
+        # The subscriber's own limit (attempts in flight, shared by every worker) must not be what caps
+        # two workers: at 50 it would hold them together to one worker's 50, whatever the workers can do.
+        count = fill(rig, deployment, receiver_url, max_in_flight=2 * CONCURRENCY)
         first, second = workers(rig, deployment, 2, core=None)
         one, two = [], []
         for _ in range(max(1, rig.plan.runs - 1)):

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench import events
 from bench.deployment import Deployment, count_rows, drop, postgres_reachable, prepare, route_paths, subscribe
-from bench.measure import Target, alternate, check, cost_ratio, figures, ratio, row, works
+from bench.measure import Target, alternate, check, cost_ratio, figures, paired_ratio, row, works
 from bench.procs import SERVER_CORE, Watched, http
 from bench.rig import Rig
 
@@ -103,7 +103,7 @@ def run(rig: Rig) -> dict[str, Any]:
             row("Stripe webhook ingest, SQLite", "-", figures(loaded["baseline"], "events/s"))
         )
         return result
-    result["ratio"] = ratio(loaded["gateway"]["rps"], loaded["baseline"]["rps"])
+    result["ratio"] = paired_ratio(loaded["gateway"], loaded["baseline"])
     result["cost_ratio"] = cost_ratio(loaded["gateway"], loaded["baseline"])
     stored = result["rows_per_event"] = loaded["gateway"]["runs"][-1]["rows_per_event"]
     checks += [

@@ -11,7 +11,7 @@ import subprocess
 from typing import Any
 
 from bench.deployment import STRIPE_KEY, prepare, route_paths
-from bench.measure import Target, alternate, check, cost_ratio, figures, ratio, row, works
+from bench.measure import Target, alternate, check, cost_ratio, figures, paired_ratio, row, works
 from bench.procs import BIN, ROOT, SERVER_CORE, http, pinned
 from bench.rig import Rig
 
@@ -142,7 +142,7 @@ def run(rig: Rig) -> dict[str, Any]:
         )
         return result
     gateway_runs = loaded["gateway"]["runs"]
-    result["ratio"] = ratio(loaded["gateway"]["rps"], loaded["baseline"]["rps"])
+    result["ratio"] = paired_ratio(loaded["gateway"], loaded["baseline"])
     result["cost_ratio"] = cost_ratio(loaded["gateway"], loaded["baseline"])
     result["added_p50_ms"] = round(alone["gateway"]["p50_ms"] - alone["baseline"]["p50_ms"], 3)
     result["added_p99_ms"] = round(alone["gateway"]["p99_ms"] - alone["baseline"]["p99_ms"], 3)
