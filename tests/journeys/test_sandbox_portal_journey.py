@@ -14,7 +14,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from gateway.settings import Settings
 from tests.sandbox import Receiver, SandboxServer, receiving
@@ -54,7 +55,10 @@ async def test_cancel_in_the_portal_reaches_the_webhook_endpoint(  # noqa: PLR09
     assert browser.find_element(By.ID, "return").get_attribute("href") == f"{settings.public_url}/p/return"
     plan = browser.find_element(By.ID, sub_id)
     Select(plan.find_element(By.NAME, "reason")).select_by_value("too_expensive")
+    page = browser.find_element(By.TAG_NAME, "html")
     plan.find_element(By.NAME, "cancel").click()
+    # The click posts a form: the answer is a new page, not always loaded when click() returns.
+    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
     notice = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert notice.startswith("Your plan will be canceled on")
     assert "Renew plan" in browser.find_element(By.ID, sub_id).text
