@@ -72,14 +72,17 @@ _FAIL_PENDING = (
 # Due at $1: pending, its time has come, and no live lease on it.
 _DUE = "status = 'pending' AND next_attempt_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1)"
 _AFTER_FLOOR = "next_attempt_at >= coalesce(f.floor, '-infinity'::timestamptz)"
-_CANDIDATES = (  # constants, no input
+_DUE_SUBSCRIBERS = (  # constants, no input
     "SELECT s.id, s.url, s.headers_enc, s.secret_enc, s.previous_secret_enc, "  # noqa: S608
     "s.previous_secret_expires_at, s.updated_at, s.max_in_flight FROM subscribers AS s "
     "LEFT JOIN unnest($2::text[], $3::timestamptz[]) AS f(subscriber_id, floor) ON f.subscriber_id = s.id "
     # LATERAL, not EXISTS: only then is the floor part of the index condition.
     f"CROSS JOIN LATERAL (SELECT 1 FROM deliveries WHERE subscriber_id = s.id AND {_AFTER_FLOOR} AND {_DUE} "
-    f"LIMIT 1) AS due WHERE s.enabled LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s SKIP LOCKED"
+    "LIMIT 1) AS due WHERE s.enabled "
 )
+_CANDIDATES = f"{_DUE_SUBSCRIBERS} LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s SKIP LOCKED"
+#: When every due subscriber is locked by other workers' exchanges: wait for them, in a fixed order.
+_CANDIDATES_WAITING = f"{_DUE_SUBSCRIBERS} ORDER BY s.id LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s"
 _OTHERS = (
     "SELECT subscriber_id, sum(in_flight) FROM subscriber_leases "
     "WHERE subscriber_id = ANY($1::text[]) AND owner != $2 AND expires_at > $3 GROUP BY subscriber_id"
@@ -222,6 +225,11 @@ class PostgresQueue:
             self._floors, self._floors_since = {}, time.monotonic()
         floors = self._floors
         rows = await conn.fetch(_CANDIDATES, now, list(floors), list(floors.values()))
+        if not rows:
+            # Nothing due, or every due subscriber held by another worker's exchange (one busy
+            # subscriber: always). Waiting the few ms that exchange takes beats sleeping until the
+            # next wake-up with nothing claimed, which left a second worker idle.
+            rows = await conn.fetch(_CANDIDATES_WAITING, now, list(floors), list(floors.values()))
         return [Destination(*row) for row in rows]
 
     async def _others(self, conn: Any, argument: tuple[list[str], str, datetime]) -> dict[str, int]:

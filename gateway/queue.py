@@ -10,8 +10,9 @@ sets only unindexed columns (on PostgreSQL a HOT update: no index churn, no inde
 Each subscriber gets at most ``max_in_flight`` deliveries in flight across all workers: every worker
 writes how many of each subscriber's deliveries it holds (``subscriber_leases``, expiring with its
 leases if it dies), and claims only what the others leave. Claims for one subscriber never run at
-once: PostgreSQL locks its row ``FOR NO KEY UPDATE SKIP LOCKED`` (a busy subscriber is skipped, never
-waited for) and takes deliveries ``FOR UPDATE SKIP LOCKED``; SQLite runs each exchange inside
+once: PostgreSQL locks its row ``FOR NO KEY UPDATE SKIP LOCKED`` (a busy subscriber is skipped; only a
+worker that finds every due subscriber busy waits for them, in ID order, rather than idle until its
+next wake-up) and takes deliveries ``FOR UPDATE SKIP LOCKED``; SQLite runs each exchange inside
 ``BEGIN IMMEDIATE``.
 
 The exchange is written once, as a plan of steps (``exchange_plan``); each database runs the steps its

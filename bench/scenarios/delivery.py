@@ -24,6 +24,10 @@ from bench.rig import Rig
 
 #: Attempts in flight: the worker's ``--concurrency`` and the subscriber's ``max_in_flight`` alike.
 CONCURRENCY = 50
+#: Subscribers (one per workspace) of the PostgreSQL backlog. A subscriber's ``max_in_flight`` (at most
+#: 100) counts what every worker holds for it, claimed and in flight: on one subscriber, two workers
+#: share its slots and wait on each other's claims, which is the cap doing its job, not their capacity.
+PG_SUBSCRIBERS = 4
 #: Flat events queued through the gateway's outbox before their deliveries are cloned into the backlog.
 SEED_EVENTS = 200
 
@@ -196,11 +200,15 @@ def _postgres(rig: Rig, receiver_url: str, stripe_base: str, result: dict[str, A
     if not postgres_reachable(rig.postgres_url):
         result["postgres_status"] = f"skipped: PostgreSQL not reachable at {rig.postgres_url}"
         return
-    deployment = prepare(rig.work, name="delivery-pg", stripe_base=stripe_base, postgres_url=rig.postgres_url)
+    deployment = prepare(
+        rig.work,
+        name="delivery-pg",
+        stripe_base=stripe_base,
+        postgres_url=rig.postgres_url,
+        workspaces=PG_SUBSCRIBERS,
+    )
     try:
-        # The subscriber's own limit (attempts in flight, shared by every worker) must not be what caps
-        # two workers: at 50 it would hold them together to one worker's 50, whatever the workers can do.
-        count = fill(rig, deployment, receiver_url, max_in_flight=2 * CONCURRENCY)
+        count = fill(rig, deployment, receiver_url)
         first, second = workers(rig, deployment, 2, core=None)
         one, two = [], []
         for _ in range(max(1, rig.plan.runs - 1)):
