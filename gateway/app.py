@@ -18,7 +18,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from gateway import __version__
 from gateway.auth import ApiKeyMiddleware, Authenticator, provide_principal
 from gateway.console import console_router, template_config
-from gateway.db import make_engine, make_session_factory, migration_heads, open_session
+from gateway.db import (
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    migration_heads,
+    open_session,
+)
 from gateway.idempotency import IdempotencyMiddleware, purge_idempotency_records
 from gateway.inbox import run_inbox
 from gateway.logs import configure_logging
@@ -78,9 +84,10 @@ async def _database(app: Litestar) -> AsyncIterator[None]:
     state.migration_heads = migration_heads()
     state.engine = make_engine(state.settings)
     state.session_factory = make_session_factory(state.engine)
+    state.read_sessions = make_read_session_factory(state.engine)
     state.authenticator = Authenticator(state.session_factory, RateLimiter(*state.settings.rate_limit))
     state.stripe = StripeClients(state.settings, state.vault)
-    state.portal = Portal(state.settings, state.session_factory, state.stripe)
+    state.portal = Portal(state.settings, state.session_factory, state.stripe, reads=state.read_sessions)
     state.link_signer = LinkSigner(state.settings.secret_keys())
     report_preset_problems(state.settings)
     task = asyncio.create_task(_housekeeping(state), name="housekeeping")

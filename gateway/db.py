@@ -26,6 +26,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: ``revision: str = "..."`` and ``down_revision: str | None = "..."`` in a migration file.
 _REVISION = re.compile(r'^(down_)?revision\b[^=]*=\s*(?:"([0-9a-z_]+)"|None)', re.MULTILINE)
 SQLITE_BUSY_TIMEOUT_S = 15
+#: Execution option of read-only connections (``make_read_session_factory``).
+READ_ONLY = "gateway_read_only"
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
@@ -70,6 +72,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A snapshot without the write lock: WAL readers never block the writer (reads taking
+            # it stalled ingest behind every cache reload: p99 0.6 s with 100 workspaces).
+            conn.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front: a read-then-write transaction can otherwise
         # fail with SQLITE_BUSY when another writer commits in between, busy timeout or not.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -91,6 +98,11 @@ def _switch_to_wal(cursor: Any) -> None:
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit (no lazy IO in async code)."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read (the caches' loads): on SQLite they never hold the write lock."""
+    return make_session_factory(engine.execution_options(**{READ_ONLY: True}))
 
 
 async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

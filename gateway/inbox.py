@@ -45,9 +45,10 @@ class Inbox:
         stripe_clients: StripeClients,
         portal: PortalCache,
         *,
+        reads: async_sessionmaker[AsyncSession],
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
-        self.targets = WebhookTargets(sessions, vault)
+        self.targets = WebhookTargets(reads, vault)
         self.signature_failures = SignatureFailures(sessions)
         #: Called after an event's transaction committed (it may have queued deliveries: wake workers).
         self._on_commit = on_commit
@@ -104,6 +105,7 @@ async def run_inbox(app: Litestar) -> AsyncIterator[None]:
         writer,
         state.stripe,
         state.portal.cache,
+        reads=state.read_sessions,
         on_commit=state.outbox_notifier.poke,
     )
     state.inbox.writer.start()

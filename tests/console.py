@@ -15,8 +15,9 @@ import httpx
 from litestar import Litestar, Request, Response, post
 from litestar.testing import AsyncTestClient
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
@@ -189,4 +190,19 @@ def go(browser: webdriver.Chrome, by: str, what: str) -> None:
     """Click a link or button and wait for the next page (a form may wait for a delivery first)."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, what).click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    wait_until_left(browser, page)
+
+
+def wait_until_left(browser: webdriver.Chrome, page: WebElement) -> None:
+    """Wait until ``page`` (an element of the page shown before) is gone: the next page is there."""
+
+    def left(_browser: webdriver.Chrome) -> bool:
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:  # Chromium 156 reports a stale node this way too
+            return "does not belong to the document" in str(exc)
+        return False
+
+    WebDriverWait(browser, 15).until(left)

@@ -1,5 +1,6 @@
 """Engines, real transactions on SQLite, and migrations that agree with the models."""
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from gateway.db import (
     alembic_config,
     current_revisions,
     make_engine,
+    make_read_session_factory,
     make_session_factory,
     make_sqlite_writer_engine,
     migration_heads,
@@ -124,3 +126,31 @@ def test_migration_heads_are_alembics(tmp_path: Path) -> None:
     """The heads read from the migration files' text are the ones alembic's script directory gives."""
     config = alembic_config(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db", secret_key="k"))
     assert migration_heads() == set(ScriptDirectory.from_config(config).get_heads())
+
+
+async def test_reading_sessions_leave_the_write_lock_free(tmp_path: Path) -> None:
+    """A cache's read, mid-transaction, does not hold up a writer; an ordinary session does."""
+    path = tmp_path / "x.db"
+    engine = make_engine(Settings(database_url=f"sqlite+aiosqlite:///{path}", secret_key="k"))
+
+    def write_within(seconds: float) -> bool:
+        conn = sqlite3.connect(path, timeout=seconds, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.close()
+        return True
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with make_read_session_factory(engine)() as reading:
+            await reading.exec(text("SELECT count(*) FROM t"))  # type: ignore[call-overload]
+            assert await anyio.to_thread.run_sync(write_within, 0.2)
+        async with make_session_factory(engine)() as ordinary:
+            await ordinary.exec(text("SELECT count(*) FROM t"))  # type: ignore[call-overload]
+            assert not await anyio.to_thread.run_sync(write_within, 0.2)
+    finally:
+        await engine.dispose()

@@ -67,9 +67,14 @@ class Portal:
     """Makes portal sessions for the workspaces of this gateway."""
 
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], stripe: StripeClients
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        stripe: StripeClients,
+        *,
+        reads: async_sessionmaker[AsyncSession],
     ) -> None:
-        self.cache = PortalCache(sessions, settings)
+        self.cache = PortalCache(reads, settings)
         self._settings = settings
         self._sessions = sessions
         self._stripe = stripe

@@ -14,10 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from gateway.settings import Settings
+from tests.console import wait_until_left
 from tests.sandbox import Receiver, SandboxServer, receiving
 from tests.support import Tenant
 
@@ -58,7 +58,7 @@ async def test_cancel_in_the_portal_reaches_the_webhook_endpoint(  # noqa: PLR09
     page = browser.find_element(By.TAG_NAME, "html")
     plan.find_element(By.NAME, "cancel").click()
     # The click posts a form: the answer is a new page, not always loaded when click() returns.
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    wait_until_left(browser, page)
     notice = browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     assert notice.startswith("Your plan will be canceled on")
     assert "Renew plan" in browser.find_element(By.ID, sub_id).text
