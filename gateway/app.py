@@ -85,7 +85,9 @@ async def _database(app: Litestar) -> AsyncIterator[None]:
     state.engine = make_engine(state.settings)
     state.session_factory = make_session_factory(state.engine)
     state.read_sessions = make_read_session_factory(state.engine)
-    state.authenticator = Authenticator(state.session_factory, RateLimiter(*state.settings.rate_limit))
+    state.authenticator = Authenticator(
+        state.session_factory, RateLimiter(*state.settings.rate_limit), reads=state.read_sessions
+    )
     state.stripe = StripeClients(state.settings, state.vault)
     state.portal = Portal(state.settings, state.session_factory, state.stripe, reads=state.read_sessions)
     state.link_signer = LinkSigner(state.settings.secret_keys())

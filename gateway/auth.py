@@ -52,8 +52,16 @@ class Authenticator:
     background, so requests never queue behind the database once a key is known.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        limiter: RateLimiter,
+        *,
+        reads: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = session_factory
+        #: For key lookups: sessions that never hold SQLite's write lock (``make_read_session_factory``).
+        self._reads = reads or session_factory
         self.limiter = limiter
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._loading: dict[str, asyncio.Task[Principal | None]] = {}
@@ -107,7 +115,7 @@ class Authenticator:
         return principal
 
     async def _lookup(self, raw_key: str) -> Principal | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             found = await find_active_key(session, raw_key)
         if found is None:
             return None
