@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -19,9 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.ids import new_id
 from gateway.models import Delivery, Event, StripeEvent, Subscriber
+from gateway.postgres_queue import asyncpg_dsn
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: After a lost ``LISTEN`` connection, seconds before the next try (polling covers the gap).
+RELISTEN_S = 1.0
 
 _QUEUED = "outbox_queued"
 _NOTIFIER = "outbox_notifier"
@@ -161,6 +166,35 @@ class OutboxNotifier:
         if self._notifying is not None:
             with contextlib.suppress(Exception):
                 await self._notifying
+
+
+async def listen_for_deliveries(
+    settings: Settings, wake: Callable[[], None], heard: Callable[..., None]
+) -> None:
+    """Call ``wake`` on each ``NOTIFY``, forever; ``heard(listening=False)`` while not listening (poll then).
+
+    A dropped connection is opened again after ``RELISTEN_S``; each new one wakes once at first, to
+    catch up with whatever was queued while nobody listened.
+    """
+    dsn, channel = asyncpg_dsn(settings), wake_channel(settings)
+    while True:
+        conn = None
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
+            await conn.add_listener(channel, lambda *_: wake())
+            heard(listening=True)
+            wake()
+            await closed.wait()
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            logger.warning("cannot LISTEN for deliveries; polling meanwhile")
+        finally:
+            heard(listening=False)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)
+        await asyncio.sleep(RELISTEN_S)
 
 
 def _after_commit(session: Session) -> None:

@@ -25,15 +25,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 import aiohttp
-import asyncpg
 from litestar import Litestar
 
 from gateway.egress import CallbackGuard
 from gateway.logs import configure_logging
 from gateway.metrics import count_delivery_attempt, metrics_listener
 from gateway.models import utcnow
-from gateway.outbox import OutboxNotifier, wake_channel
-from gateway.postgres_queue import asyncpg_dsn
+from gateway.outbox import OutboxNotifier, listen_for_deliveries
 from gateway.queue import Claim, Destination, open_queue
 from gateway.retries import Attempt, Outcome, decide
 from gateway.sender import Target, make_http_session, send, target_of
@@ -45,7 +43,6 @@ logger = logging.getLogger(__name__)
 #: Polling backstop: with ``LISTEN`` on PostgreSQL, and without it (SQLite, a lost connection).
 POLL_LISTENING_S = 1.0
 POLL_S = 0.25
-RELISTEN_S = 1.0
 MAX_BACKOFF_S = 30.0
 #: Deliveries held per sender: one under way, one claimed and waiting, so no sender waits on the database.
 PREFETCH = 2
@@ -101,6 +98,9 @@ class Worker:
         """Look for due deliveries now."""
         self._wake.set()
 
+    def _heard(self, *, listening: bool) -> None:
+        self._listening = listening
+
     @property
     def stopping(self) -> bool:
         """Whether ``stop()`` was called."""
@@ -117,7 +117,11 @@ class Worker:
             self._guard, concurrency=self.concurrency, timeout_s=self.settings.delivery_timeout
         )
         senders = [asyncio.create_task(self._sender(http)) for _ in range(self.concurrency)]
-        listener = asyncio.create_task(self._listen()) if self._postgres else None
+        listener = (
+            asyncio.create_task(listen_for_deliveries(self.settings, self.wake, self._heard))
+            if self._postgres
+            else None
+        )
         try:
             await self._pump()
         finally:
@@ -210,29 +214,6 @@ class Worker:
                 )
             )
             self._wake.set()
-
-    async def _listen(self) -> None:
-        """Wake on ``NOTIFY``; reconnect when the connection drops (polling covers the gap)."""
-        dsn = asyncpg_dsn(self.settings)
-        channel = wake_channel(self.settings)
-        while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(dsn, timeout=5)
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, closed=closed: closed.set())
-                await conn.add_listener(channel, lambda *_: self.wake())
-                self._listening = True
-                self.wake()  # catch up with whatever was queued while not listening
-                await closed.wait()
-            except (OSError, TimeoutError, asyncpg.PostgresError):
-                logger.warning("cannot LISTEN for deliveries; polling meanwhile")
-            finally:
-                self._listening = False
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=1)
-            await asyncio.sleep(RELISTEN_S)
 
 
 def _broken(claim: Claim, now: datetime, error: str) -> Attempt:
