@@ -6,7 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from gateway.presets.catalog import load_file, load_files
+from gateway.presets import catalog as catalog_module
+from gateway.presets.catalog import load_file, load_files, load_folder
 
 SHIPPED = Path(__file__).parent.parent / "presets"
 HEADLINE_61 = "x" * 61
@@ -215,3 +216,22 @@ def test_validate_command_passes_on_shipped_presets() -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "5 valid, 0 invalid" in result.stderr
+
+
+def test_an_edited_preset_file_is_read_again_within_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The folder is looked at once a second at most; a changed file is then read again."""
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(catalog_module.time, "monotonic", lambda: clock["now"])
+    path = tmp_path / "default.yaml"
+    path.write_text("features: {invoice_history: {enabled: true}}\n", encoding="utf-8")
+    first = load_folder(tmp_path)
+    path.write_text("features: {invoice_history: {enabled: false}}\n# edited\n", encoding="utf-8")
+    assert load_folder(tmp_path) is first  # within the second: not looked at
+    clock["now"] += catalog_module.FOLDER_CHECK_S
+    edited = load_folder(tmp_path)
+    assert edited is not first
+    assert edited.presets["default"].digest != first.presets["default"].digest
+    clock["now"] += catalog_module.FOLDER_CHECK_S
+    assert load_folder(tmp_path) is edited  # looked at again, unchanged: the same catalog
