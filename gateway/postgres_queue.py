@@ -82,6 +82,9 @@ _DUE_SUBSCRIBERS = (  # constants, no input
 )
 _CANDIDATES = f"{_DUE_SUBSCRIBERS} LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s SKIP LOCKED"
 #: When every due subscriber is locked by other workers' exchanges: wait for them, in a fixed order.
+#: (An exchange whose ``record`` step just changed another subscriber's ``failing_since`` holds that
+#: row too: two such exchanges can deadlock; PostgreSQL ends one after ``deadlock_timeout`` and the
+#: worker retries it with its outcomes kept.)
 _CANDIDATES_WAITING = f"{_DUE_SUBSCRIBERS} ORDER BY s.id LIMIT {SUBSCRIBERS_PER_CLAIM} FOR NO KEY UPDATE OF s"
 _OTHERS = (
     "SELECT subscriber_id, sum(in_flight) FROM subscriber_leases "
