@@ -198,19 +198,17 @@ def works(name: str, value: float, expected: float) -> dict[str, Any]:
     return check(name, value, "==", expected, kind="works")
 
 
-def paired_ratio(gateway: dict[str, Any], baseline: dict[str, Any], key: str = "rps") -> float:
-    """The median over alternating run pairs of gateway / baseline ``key``.
+def paired_ratio(top: dict[str, Any], bottom: dict[str, Any], key: str = "rps") -> float:
+    """The median over alternating run pairs of ``top``'s ``key`` over ``bottom``'s.
 
     Each pair ran back to back, so a drift in this VM's speed (20 % within a minute, seen here)
     moves both sides of a pair, where a ratio of the two medians would read it as cost.
     """
-    pairs = zip(gateway["runs"], baseline["runs"], strict=True)
-    return round(statistics.median(g[key] / b[key] if b[key] else 0.0 for g, b in pairs), 3)
+    pairs = zip(top["runs"], bottom["runs"], strict=True)
+    return round(statistics.median(t[key] / b[key] if b[key] else 0.0 for t, b in pairs), 3)
 
 
 def cost_ratio(gateway: dict[str, Any], baseline: dict[str, Any]) -> float:
     """Baseline CPU per request over the gateway's: the throughput ratio of two servers that each
     saturate a core, and unlike req/s not moved by whatever else the machine runs meanwhile."""
-    pairs = zip(gateway["runs"], baseline["runs"], strict=True)
-    costs = [(g["cpu_us_per_request"], b["cpu_us_per_request"]) for g, b in pairs]
-    return round(statistics.median(base / own if own else 0.0 for own, base in costs), 3)
+    return paired_ratio(baseline, gateway, "cpu_us_per_request")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import ForbiddenScope, Unauthorized
+from gateway.inflight import InFlight
 from gateway.keys import Scope, find_active_key, hash_key, record_key_use
 from gateway.models import utcnow
 from gateway.ratelimit import RateLimiter
@@ -57,14 +58,14 @@ class Authenticator:
         session_factory: async_sessionmaker[AsyncSession],
         limiter: RateLimiter,
         *,
-        reads: async_sessionmaker[AsyncSession] | None = None,
+        reads: async_sessionmaker[AsyncSession],
     ) -> None:
         self._sessions = session_factory
         #: For key lookups: sessions that never hold SQLite's write lock (``make_read_session_factory``).
-        self._reads = reads or session_factory
+        self._reads = reads
         self.limiter = limiter
         self._cache: dict[str, tuple[Principal | None, float]] = {}
-        self._loading: dict[str, asyncio.Task[Principal | None]] = {}
+        self._loading: InFlight[str, Principal | None] = InFlight()
         self._generation = 0
         self._used: dict[str, datetime] = {}
 
@@ -88,11 +89,7 @@ class Authenticator:
 
     def _load(self, raw_key: str, digest: str) -> "asyncio.Task[Principal | None]":
         """The one lookup in flight for ``digest`` (started if none is)."""
-        task = self._loading.get(digest)
-        if task is None:
-            task = self._loading[digest] = asyncio.ensure_future(self._lookup_and_cache(raw_key, digest))
-            task.add_done_callback(_retrieved)
-        return task
+        return self._loading.start(digest, lambda: self._lookup_and_cache(raw_key, digest))
 
     async def _lookup_and_cache(self, raw_key: str, digest: str) -> Principal | None:
         generation = self._generation
@@ -106,8 +103,7 @@ class Authenticator:
             logger.warning("API key lookup failed; using the cached answer", exc_info=True)
             principal = stale[0]
         finally:
-            if self._loading.get(digest) is asyncio.current_task():
-                del self._loading[digest]
+            self._loading.finish(digest)
         if generation == self._generation:  # not forgotten meanwhile (a revocation)
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
@@ -136,12 +132,6 @@ class Authenticator:
             return
         async with self._sessions() as session, session.begin():
             await record_key_use(session, used)
-
-
-def _retrieved(task: "asyncio.Task[Principal | None]") -> None:
-    # A background refresh nobody awaits may fail (logged); never "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 def raw_key_from(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -32,6 +32,10 @@ class InFlight(Generic[K, V]):
         """Forget the load in flight for ``key`` (its result is stale): the next caller starts anew."""
         self._tasks.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every load in flight (all their results are stale)."""
+        self._tasks.clear()
+
 
 def _retrieved(task: "asyncio.Task[Any]") -> None:
     # A load nobody awaits any more may fail (its owner logs what matters); never "exception was

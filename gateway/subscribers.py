@@ -30,8 +30,9 @@ ROTATION_GRACE = timedelta(hours=24)
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 4096
 REDACTED = "[redacted]"
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
-_TOKEN_PREFIX = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{0,100}")
+_NAME_CHAR = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"  # a header name character (RFC 9110 tchar)
+_TOKEN = re.compile(rf"^{_NAME_CHAR}{{1,100}}$")
+_TOKEN_PREFIX = re.compile(rf"^{_NAME_CHAR}{{0,100}}")
 # Set by the gateway itself, or meaningful only to the connection: a subscriber may not override them.
 _RESERVED = frozenset(
     {

@@ -103,7 +103,7 @@ async def test_concurrent_requests_share_one_key_lookup(
             queries.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
-    authenticator = Authenticator(db, RateLimiter(1000, 1.0))
+    authenticator = Authenticator(db, RateLimiter(1000, 1.0), reads=db)
     principals = await asyncio.gather(*(authenticator.authenticate(tenant.portal_key) for _ in range(20)))
     assert {p.scope for p in principals} == {"portal"}
     assert len(queries) == 1
@@ -131,7 +131,7 @@ async def test_expired_entries_are_refreshed_in_the_background(
     a revocation found by that lookup applies from then on."""
     monkeypatch.setattr(auth, "CACHE_TTL_S", -1.0)  # every cached answer is already expired
     sessions = _CountingSessions(db)
-    authenticator = Authenticator(sessions, RateLimiter(1000, 1.0))  # type: ignore[arg-type]
+    authenticator = Authenticator(sessions, RateLimiter(1000, 1.0), reads=sessions)  # type: ignore[arg-type]
     await authenticator.authenticate(tenant.portal_key)
     principals = await asyncio.gather(*(authenticator.authenticate(tenant.portal_key) for _ in range(20)))
     assert len(principals) == 20

@@ -137,9 +137,9 @@ def workers(rig: Rig, deployment: Deployment, count: int, *, core: int | None) -
     ]
 
 
-def fill(rig: Rig, deployment: Deployment, receiver_url: str, *, max_in_flight: int = CONCURRENCY) -> int:
+def fill(rig: Rig, deployment: Deployment, receiver_url: str) -> int:
     """Queue ``plan.delivery_backlog`` deliveries to the receiver in ``deployment``, parked; their number."""
-    subscriber_rows(deployment, receiver_url + "/hook", max_in_flight=max_in_flight)
+    subscriber_rows(deployment, receiver_url + "/hook", max_in_flight=CONCURRENCY)
     backlog.seed(deployment, min(SEED_EVENTS, rig.plan.delivery_backlog))
     count = backlog.grow(deployment, rig.plan.delivery_backlog)
     backlog.park(deployment)
