@@ -6,7 +6,8 @@ process: all the SDK's work (request building, response parsing) stays, the netw
 sends new signed events 50 at a time, so that commits group as under load; CPU time counts every
 thread (the SQLite writers too). What remains is what the gateway adds, measured without the noise
 of a busy machine. ``python -m bench.overhead ingest --profile`` also prints where the gateway's
-time goes (cProfile).
+time goes (cProfile); ``--postgres URL`` puts the gateway's database on PostgreSQL (the baseline
+stays on ``sqlite3``), where the writer's CPU is counted and the server's is not.
 """
 
 import argparse
@@ -28,7 +29,7 @@ import stripe
 
 from bench import events
 from bench.apps import stripe_double
-from bench.deployment import STRIPE_KEY, Deployment, prepare, subscriber_rows
+from bench.deployment import STRIPE_KEY, Deployment, drop, prepare, subscriber_rows
 from gateway import stripe_client
 from gateway.app import create_app
 
@@ -174,17 +175,23 @@ def main() -> None:
     parser.add_argument("path", nargs="?", choices=WORKLOADS, default="portal")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--postgres", default="", help="a PostgreSQL URL: the gateway's database there")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.path, args.requests, profile=args.profile))))
+    outcome = measure(args.path, args.requests, profile=args.profile, postgres_url=args.postgres)
+    print(json.dumps(asyncio.run(outcome)))
 
 
-async def measure(path: str, requests: int, *, profile: bool = False) -> dict[str, Any]:
+async def measure(
+    path: str, requests: int, *, profile: bool = False, postgres_url: str = ""
+) -> dict[str, Any]:
     """Gateway and baseline CPU microseconds per request of ``path``, in process."""
     stripe.AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # both apps build theirs at startup
     # The gateway's own subclass (it maps a body cut short to a connection error) was bound at import.
     stripe_client._AIOHTTPClient = InProcessStripe  # type: ignore[misc]  # noqa: SLF001
     work = Path(tempfile.mkdtemp(prefix="gateway-overhead-"))
-    deployment = await asyncio.to_thread(prepare, work, name="overhead", stripe_base="http://stripe.invalid")
+    deployment = await asyncio.to_thread(
+        prepare, work, name="overhead", stripe_base="http://stripe.invalid", postgres_url=postgres_url
+    )
     await asyncio.to_thread(subscriber_rows, deployment, "http://127.0.0.1:9/hook")
     os.environ |= deployment.env
     make_request, concurrency, baseline = WORKLOADS[path](deployment, work)
@@ -210,6 +217,8 @@ async def measure(path: str, requests: int, *, profile: bool = False) -> dict[st
         pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     for shutdown in shutdowns:
         await shutdown()
+    if postgres_url:
+        await asyncio.to_thread(drop, deployment)
     results["added_us_per_request"] = round(
         results["gateway_us_per_request"] - results["baseline_us_per_request"], 1
     )

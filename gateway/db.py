@@ -30,8 +30,12 @@ SQLITE_BUSY_TIMEOUT_S = 15
 READ_ONLY = "gateway_read_only"
 
 
-def make_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for ``GATEWAY_DATABASE_URL``, configured for its dialect."""
+def make_engine(settings: Settings, *, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine for ``GATEWAY_DATABASE_URL``, configured for its dialect.
+
+    ``pre_ping``: test each PostgreSQL connection as it leaves the pool (three round trips) rather
+    than let the first statement on a connection the server dropped fail.
+    """
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -42,7 +46,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if settings.database_schema:
         connect_args["server_settings"] = {"search_path": settings.database_schema}
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, connect_args=connect_args)
+    return create_async_engine(url, pool_pre_ping=pre_ping, pool_size=10, connect_args=connect_args)
 
 
 def make_sqlite_writer_engine(settings: Settings) -> Engine:

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, select
 
+from gateway.bulk import insert_rows
 from gateway.ids import new_id
 from gateway.models import Delivery, Subscriber
 
@@ -40,8 +41,7 @@ def fan_out(connection: Connection, events: Sequence[tuple[Row, Sequence[Row]]],
                 deliveries.extend(_delivery(subscriber.id, stripe_row, now) for _ in matching[:1])
             else:
                 deliveries.extend(_delivery(subscriber.id, stripe_row, now, flat=flat) for flat in matching)
-    if deliveries:
-        connection.execute(insert(Delivery.__table__), deliveries)  # type: ignore[attr-defined]
+    insert_rows(connection, Delivery.__table__, deliveries)  # type: ignore[attr-defined]
     return len(deliveries)
 
 

@@ -14,16 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import (
-    Connection,
-    RowMapping,
-    Table,
-    bindparam,
-    insert,
-    update,
-)
+from sqlalchemy import Connection, RowMapping, Table
 
 from gateway import customers, mirror
+from gateway.bulk import PK, insert_rows, update_rows
 from gateway.customers import CustomerState, apply_customer, fill_customer
 from gateway.event_facts import (
     CONFIGURATION_UPDATED,
@@ -226,8 +220,7 @@ def mark_configurations_stale(connection: Connection, work: Work) -> None:
 
 def record_stripe_events(connection: Connection, work: Work) -> None:
     """Store each new Stripe event, exactly as received, with its outcome."""
-    if work.stripe_events:
-        connection.execute(insert(table_of(StripeEvent)), work.stripe_events)
+    insert_rows(connection, table_of(StripeEvent), work.stripe_events)
 
 
 def write_mirror(connection: Connection, work: Work) -> None:
@@ -242,9 +235,7 @@ def write_customers(connection: Connection, work: Work) -> None:
 
 def write_flat_events(connection: Connection, work: Work) -> None:
     """Store the flat events."""
-    rows = [row for rows in work.flat_events.values() for row in rows]
-    if rows:
-        connection.execute(insert(table_of(Event)), rows)
+    insert_rows(connection, table_of(Event), [row for rows in work.flat_events.values() for row in rows])
 
 
 def queue_deliveries(connection: Connection, work: Work) -> None:
@@ -286,11 +277,9 @@ def _upsert(connection: Connection, work: Work, table: Table, states: dict[Key, 
         if (table.name, key) not in ids
     ]
     updates = [
-        {"_pk": ids[table.name, key], **values(states[key], work.now)}
+        {PK: ids[table.name, key], **values(states[key], work.now)}
         for key in changed
         if (table.name, key) in ids
     ]
-    if inserts:
-        connection.execute(insert(table), inserts)
-    if updates:
-        connection.execute(update(table).where(table.c.id == bindparam("_pk")), updates)
+    insert_rows(connection, table, inserts)
+    update_rows(connection, table, updates)

@@ -1,7 +1,9 @@
 """Rows found by their (workspace, object ID) pair, for batches of events: exact index probes.
 
 Every table the ingest reads by key (Stripe events, subscriptions, customers) is unique on
-``(workspace_id, <object>_id)``; a batch asks for many such pairs at once.
+``(workspace_id, <object>_id)``; a batch asks for many such pairs at once. On PostgreSQL the pairs
+travel as two arrays joined to the table (one statement text, planned in microseconds); SQLite has
+no arrays, so there the pairs are spelled out.
 """
 
 import functools
@@ -9,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, and_, bindparam, or_, select
 from sqlmodel import SQLModel
+
+from gateway.bulk import is_postgres, unnested
 
 Key = tuple[str, str]
 
@@ -22,6 +26,9 @@ def find_pairs(connection: Connection, table: Table, id_column: str, keys: set[K
     batch: building one anew costs ~3 ms, running it ~0.1 ms.
     """
     listed = sorted(keys)
+    if is_postgres(connection):
+        pairs = {"workspace_id": [key[0] for key in listed], id_column: [key[1] for key in listed]}
+        return connection.execute(_joined(table, id_column, rows=rows), pairs)
     listed += [listed[-1]] * ((1 << max(len(listed) - 1, 0).bit_length()) - len(listed))
     params = {}
     for n, (workspace_id, object_id) in enumerate(listed):
@@ -38,6 +45,16 @@ def _statement(table: Table, id_column: str, size: int, *, rows: bool) -> Select
     if rows:  # locked in a fixed order: two writers never wait on each other crosswise
         return select(table).where(among).order_by(table.c.id).with_for_update()
     return select(workspace, object_id).where(among)
+
+
+@functools.cache
+def _joined(table: Table, id_column: str, *, rows: bool) -> Select[Any]:
+    """PostgreSQL: the table joined to the unnested pairs (a planner's 64-arm ``OR`` costs ~2 ms)."""
+    pairs = unnested(table, ("workspace_id", id_column))
+    on = and_(table.c.workspace_id == pairs.c.workspace_id, table.c[id_column] == pairs.c[id_column])
+    if rows:
+        return select(table).join(pairs, on).order_by(table.c.id).with_for_update(of=table)
+    return select(table.c.workspace_id, table.c[id_column]).join(pairs, on)
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -36,7 +36,11 @@ class Writer:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         else:
             self._loop = asyncio.new_event_loop()
-            self._engine = make_engine(settings)  # its connections live on the writer's loop only
+            # Its connections live on the writer's loop only. No ping: the three round trips would
+            # cost a batch more than a dropped connection ever does (the batch fails, the pool is
+            # refilled and each event is retried on a new connection, or answered 503 for Stripe
+            # to send again).
+            self._engine = make_engine(settings, pre_ping=False)
             self._loop_thread = threading.Thread(target=self._loop.run_forever, name="db-writer", daemon=True)
             self._loop_thread.start()
 

@@ -1,0 +1,121 @@
+"""A batch's rows written in one statement per table (arrays and ``unnest`` on PostgreSQL)."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.bulk import PK, insert_rows, update_rows
+from gateway.lookups import table_of
+from gateway.models import Delivery, Subscriber, Subscription
+from gateway.settings import Settings
+from gateway.writer import Writer
+from tests.support import Tenant
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writer]:
+    writer = Writer(settings)
+    yield writer
+    await writer.close()
+
+
+def _subscription(tenant: Tenant, n: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "workspace_id": tenant.workspace_id,
+        "subscription_id": f"sub_{n}",
+        "customer_id": f"cus_{n}",
+        "status": "active",
+        "items": [{"price": f"price_{n}", "quantity": n}],
+        "current_period_end": NOW + timedelta(days=n) if n % 2 else None,
+        "updated_at": NOW,
+        **fields,
+    }
+
+
+def _statements(connection: Connection) -> list[tuple[str, bool]]:
+    """Every statement sent on ``connection`` from now on: (its first words, whether executemany)."""
+    sent: list[tuple[str, bool]] = []
+
+    @event.listens_for(connection, "before_cursor_execute")
+    def _seen(_c: Any, _cursor: Any, statement: str, _p: Any, _ctx: Any, executemany: bool) -> None:
+        sent.append((" ".join(statement.split()[:3]), executemany))
+
+    return sent
+
+
+async def _subscriptions(writer: Writer) -> list[Any]:
+    table = table_of(Subscription)
+    query = select(table).order_by(table.c.subscription_id)
+    return await writer.run(lambda c: list(c.execute(query).mappings()))
+
+
+async def test_rows_are_stored_with_their_values_and_the_columns_left_out_take_defaults(
+    tenant: Tenant, writer: Writer
+) -> None:
+    """JSON lists, NULLs and aware datetimes come back as written; ``quantity`` and ``version`` default."""
+    rows = [_subscription(tenant, n) for n in range(1, 4)]
+    await writer.run(lambda c: insert_rows(c, table_of(Subscription), rows))
+    stored = await _subscriptions(writer)
+    assert [row["subscription_id"] for row in stored] == ["sub_1", "sub_2", "sub_3"]
+    for row, written in zip(stored, rows, strict=True):
+        assert row["items"] == written["items"]
+        assert row["current_period_end"] == written["current_period_end"]
+        assert row["updated_at"] == NOW
+        assert (row["quantity"], row["version"], row["cancel_at_period_end"]) == (0, 0, False)
+
+
+async def test_a_batch_is_one_statement_per_table_on_postgresql(
+    tenant: Tenant, writer: Writer, settings: Settings
+) -> None:
+    """50 rows: one INSERT with arrays on PostgreSQL; SQLite's one executemany call."""
+    rows = [_subscription(tenant, n) for n in range(50)]
+
+    def insert(connection: Connection) -> list[tuple[str, bool]]:
+        sent = _statements(connection)
+        insert_rows(connection, table_of(Subscription), rows)
+        return sent
+
+    sent = await writer.run(insert)
+    assert sent == [("INSERT INTO subscriptions", settings.is_sqlite)]
+    assert len(await _subscriptions(writer)) == 50
+
+
+async def test_updates_change_only_the_rows_and_columns_named(tenant: Tenant, writer: Writer) -> None:
+    """Each update finds its row by ``_pk``; the other rows and columns are left as they were."""
+    await writer.run(
+        lambda c: insert_rows(c, table_of(Subscription), [_subscription(tenant, n) for n in range(1, 4)])
+    )
+    ids = {row["subscription_id"]: row["id"] for row in await _subscriptions(writer)}
+    changes = [
+        {PK: ids["sub_1"], "status": "canceled", "items": []},
+        {PK: ids["sub_3"], "status": "past_due", "items": [{"price": "price_new"}]},
+    ]
+    await writer.run(lambda c: update_rows(c, table_of(Subscription), changes))
+    stored = {row["subscription_id"]: row for row in await _subscriptions(writer)}
+    assert {sid: (row["status"], row["items"]) for sid, row in stored.items()} == {
+        "sub_1": ("canceled", []),
+        "sub_2": ("active", [{"price": "price_2", "quantity": 2}]),
+        "sub_3": ("past_due", [{"price": "price_new"}]),
+    }
+    assert stored["sub_1"]["customer_id"] == "cus_1"
+
+
+async def test_nothing_to_write_sends_nothing(writer: Writer) -> None:
+    """An empty batch costs no statement (a batch of duplicates writes no flat events)."""
+
+    def write(connection: Connection) -> list[tuple[str, bool]]:
+        sent = _statements(connection)
+        insert_rows(connection, table_of(Delivery), [])
+        update_rows(connection, table_of(Subscriber), [])
+        return sent
+
+    assert await writer.run(write) == []
