@@ -3,35 +3,40 @@
 The rules are ``gateway.outbox.enqueue``'s: a ``flat`` subscriber gets each flat event its
 ``event_types`` match (``"*"`` for all); a ``stripe`` subscriber gets the original Stripe event once
 when any of them matches; disabled subscribers get nothing. ``enqueue`` builds ORM objects in an async
-session; the ingest writes plain rows in bulk on the connection of its batch transaction (a SQLModel
-object costs more to build than the rest of an event's work), so it uses this twin.
+session; the ingest writes plain rows in bulk with the rest of its batch (a SQLModel object costs
+more to build than the rest of an event's work), so it uses this twin.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from gateway.bulk import insert_rows
 from gateway.ids import new_id
-from gateway.models import Delivery, Subscriber
+from gateway.models import Subscriber
 
 Row = dict[str, Any]
+#: Enabled subscribers by workspace: rows of (``id``, ``workspace_id``, ``event_types``, ``format``).
+Subscribers = dict[str, list[Any]]
 
 
-def fan_out(connection: Connection, events: Sequence[tuple[Row, Sequence[Row]]], now: datetime) -> int:
-    """Queue deliveries for each (stored Stripe event row, its flat event rows); how many."""
-    if not events:
-        return 0
+def find_subscribers(connection: Connection, workspace_ids: Iterable[str]) -> Subscribers:
+    """The enabled subscribers of each of ``workspace_ids`` (read in the batch's transaction)."""
     table: Table = Subscriber.__table__  # type: ignore[attr-defined]
-    workspace_ids = sorted({stripe_row["workspace_id"] for stripe_row, _ in events})
     query = select(table.c.id, table.c.workspace_id, table.c.event_types, table.c.format).where(
-        table.c.workspace_id.in_(workspace_ids), table.c.enabled
+        table.c.workspace_id.in_(sorted(set(workspace_ids))), table.c.enabled
     )
-    subscribers: dict[str, list[Any]] = {}
+    found: Subscribers = {}
     for subscriber in connection.execute(query):
-        subscribers.setdefault(subscriber.workspace_id, []).append(subscriber)
+        found.setdefault(subscriber.workspace_id, []).append(subscriber)
+    return found
+
+
+def fan_out(
+    subscribers: Subscribers, events: Sequence[tuple[Row, Sequence[Row]]], now: datetime
+) -> list[Row]:
+    """The deliveries to queue for each (stored Stripe event row, its flat event rows)."""
     deliveries: list[Row] = []
     for stripe_row, flat_rows in events:
         for subscriber in subscribers.get(stripe_row["workspace_id"], ()):
@@ -41,8 +46,7 @@ def fan_out(connection: Connection, events: Sequence[tuple[Row, Sequence[Row]]],
                 deliveries.extend(_delivery(subscriber.id, stripe_row, now) for _ in matching[:1])
             else:
                 deliveries.extend(_delivery(subscriber.id, stripe_row, now, flat=flat) for flat in matching)
-    insert_rows(connection, Delivery.__table__, deliveries)  # type: ignore[attr-defined]
-    return len(deliveries)
+    return deliveries
 
 
 def _delivery(subscriber_id: str, stripe_row: Row, now: datetime, *, flat: Row | None = None) -> Row:

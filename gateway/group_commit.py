@@ -6,7 +6,8 @@ applies whatever has queued up in a single transaction and then answers each req
 batch is one item and nothing waits; under load batches grow by themselves.
 
 A batch that fails is retried item by item, each in its own transaction, so one bad item fails alone
-and its batch-mates still commit.
+(after a second try) and its batch-mates still commit. Up to the writer's ``concurrency`` batches are
+written at once: the next batch starts while the previous one waits on the database.
 """
 
 import asyncio
@@ -49,6 +50,8 @@ class GroupCommitter(Generic[T, R]):
         self._writer = writer
         self._apply = apply
         self._max_batch = max_batch
+        self._slots = asyncio.Semaphore(writer.concurrency)
+        self._committing: set[asyncio.Task[None]] = set()  # held here: the loop keeps only weak refs
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue(max_waiting)
         self._task: asyncio.Task[None] | None = None
 
@@ -82,15 +85,22 @@ class GroupCommitter(Generic[T, R]):
 
     async def _run(self) -> None:
         while True:
+            await self._slots.acquire()
             batch = [await self._queue.get()]
             await self._gather()
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                await self._commit(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            task = asyncio.create_task(self._commit_and_release(batch))
+            self._committing.add(task)
+            task.add_done_callback(self._committing.discard)
+
+    async def _commit_and_release(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
+            for _ in batch:
+                self._queue.task_done()
 
     async def _gather(self) -> None:
         """Let requests already being read join the batch: yield to the loop while they keep arriving.
@@ -104,16 +114,18 @@ class GroupCommitter(Generic[T, R]):
             if self._queue.qsize() == waiting:
                 return
 
-    async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]], *, alone: bool = False) -> None:
         try:
             results = await self._transaction([item for item, _ in batch])
         except Exception as exc:
-            if len(batch) == 1:
+            if alone:
                 _settle(batch[0][1], exc=exc)
                 return
+            # A batch of one is tried again too: beside another batch, it may have met that batch's
+            # new row on a unique index, and now sees the row committed.
             logger.warning("a batch of %d failed; applying its items one by one", len(batch), exc_info=exc)
             for entry in batch:
-                await self._commit([entry])
+                await self._commit([entry], alone=True)
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result=result)

@@ -3,7 +3,8 @@
 For each new event, in arrival order: the event is recorded once per (workspace, Stripe event ID), the
 subscription mirror and the customer facts move forward (never back), the flat events are written and
 one delivery per matching subscriber is queued. ``apply_batch`` runs :data:`STEPS` on one connection,
-inside one transaction that the caller commits before answering anybody.
+inside one transaction that the caller commits before answering anybody: the reads, the work in
+memory, then every row written at once (one statement on PostgreSQL, see ``gateway.bulk``).
 
 Rows are plain values written with SQLAlchemy Core in bulk: building a SQLModel object costs tens of
 microseconds, more than the rest of an event's work.
@@ -17,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, RowMapping, Table
 
 from gateway import customers, mirror
-from gateway.bulk import PK, insert_rows, update_rows
+from gateway.bulk import PK, Rows, write_rows
 from gateway.customers import CustomerState, apply_customer, fill_customer
 from gateway.event_facts import (
     CONFIGURATION_UPDATED,
@@ -28,12 +29,12 @@ from gateway.event_facts import (
     payment_of,
     subscription_of,
 )
-from gateway.fanout import fan_out
+from gateway.fanout import Subscribers, fan_out, find_subscribers
 from gateway.flat_events import FLAT_TYPES, PaymentFacts, build_flat_event, encode
 from gateway.ids import new_id
 from gateway.lookups import Key, find_pairs, table_of
 from gateway.mirror import MirrorState, advance, is_newer, read_subscription
-from gateway.models import Customer, Event, StripeEvent, Subscription, utcnow
+from gateway.models import Customer, Delivery, Event, StripeEvent, Subscription, utcnow
 from gateway.presets import stale_update
 from gateway.stripe_events import VerifiedEvent
 from gateway.stripe_objects import str_of
@@ -62,6 +63,7 @@ class Work:
     flat_events: dict[Key, list[Row]] = field(default_factory=dict)
     #: ``billing_portal.configuration.updated``: (workspace, configuration) to mark stale.
     changed_configurations: dict[Key, Key] = field(default_factory=dict)
+    subscribers: Subscribers = field(default_factory=dict)
 
     def results(self) -> list[Outcome]:
         """Each submitted item's outcome (a copy seen before, in this batch or earlier, is a duplicate)."""
@@ -90,13 +92,18 @@ def skip_duplicates(connection: Connection, work: Work) -> None:
 
 
 def load_state(connection: Connection, work: Work) -> None:
-    """Read (and on PostgreSQL lock, in a fixed order) the mirror rows and customers the events touch."""
+    """Read the mirror rows and customers the events touch, and their workspaces' subscribers.
+
+    On PostgreSQL the rows are locked, in a fixed order.
+    """
     subscription_keys = {(e.workspace_id, sid) for e in work.new if (sid := subscription_of(e))}
     for key, row in _read(connection, work, table_of(Subscription), "subscription_id", subscription_keys):
         work.subscriptions[key] = mirror.state_of(row)
     customer_keys = {(e.workspace_id, cid) for e in work.new if (cid := customer_of(e))}
     for key, row in _read(connection, work, table_of(Customer), "customer_id", customer_keys):
         work.customers[key] = customers.state_of(row)
+    if work.new:
+        work.subscribers = find_subscribers(connection, (event.workspace_id for event in work.new))
 
 
 def _read(
@@ -218,46 +225,34 @@ def mark_configurations_stale(connection: Connection, work: Work) -> None:
         row["outcome"] = work.outcomes[row["workspace_id"], row["stripe_event_id"]]
 
 
-def record_stripe_events(connection: Connection, work: Work) -> None:
-    """Store each new Stripe event, exactly as received, with its outcome."""
-    insert_rows(connection, table_of(StripeEvent), work.stripe_events)
+def write_batch(connection: Connection, work: Work) -> None:
+    """Store everything the batch made, at once.
 
-
-def write_mirror(connection: Connection, work: Work) -> None:
-    """Insert new subscriptions, update changed ones."""
-    _upsert(connection, work, table_of(Subscription), work.subscriptions, mirror.row_values)
-
-
-def write_customers(connection: Connection, work: Work) -> None:
-    """Insert new customers, update changed ones."""
-    _upsert(connection, work, table_of(Customer), work.customers, customers.row_values)
-
-
-def write_flat_events(connection: Connection, work: Work) -> None:
-    """Store the flat events."""
-    insert_rows(connection, table_of(Event), [row for rows in work.flat_events.values() for row in rows])
-
-
-def queue_deliveries(connection: Connection, work: Work) -> None:
-    """One delivery per enabled subscriber and matching flat event (see ``gateway.fanout``)."""
-    rows = [
-        (row, work.flat_events.get((row["workspace_id"], row["stripe_event_id"]), []))
+    That is the new Stripe events as received, the mirror and customer changes, the flat events and
+    one delivery per matching subscriber (see ``gateway.fanout``).
+    """
+    subscriptions = _changes(work, table_of(Subscription), work.subscriptions, mirror.row_values)
+    customer_rows = _changes(work, table_of(Customer), work.customers, customers.row_values)
+    flat_events = [row for rows in work.flat_events.values() for row in rows]
+    forwarded = [
+        (row, flat)
         for row in work.stripe_events
+        if (flat := work.flat_events.get((row["workspace_id"], row["stripe_event_id"]), []))
     ]
-    fan_out(connection, [(row, flat) for row, flat in rows if flat], work.now)
+    write_rows(
+        connection,
+        inserts=[
+            (table_of(StripeEvent), work.stripe_events),
+            subscriptions[0],
+            customer_rows[0],
+            (table_of(Event), flat_events),
+            (table_of(Delivery), fan_out(work.subscribers, forwarded, work.now)),
+        ],
+        updates=[subscriptions[1], customer_rows[1]],
+    )
 
 
-STEPS = (
-    skip_duplicates,
-    load_state,
-    apply_events,
-    mark_configurations_stale,
-    record_stripe_events,
-    write_mirror,
-    write_customers,
-    write_flat_events,
-    queue_deliveries,
-)
+STEPS = (skip_duplicates, load_state, apply_events, mark_configurations_stale, write_batch)
 
 
 def apply_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[Outcome]:
@@ -268,8 +263,9 @@ def apply_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[
     return work.results()
 
 
-def _upsert(connection: Connection, work: Work, table: Table, states: dict[Key, Any], values: Any) -> None:
-    changed = [key for name, key in work.changed if name == table.name]
+def _changes(work: Work, table: Table, states: dict[Key, Any], values: Any) -> tuple[Rows, Rows]:
+    """The rows to insert (not read before) and to update for the changed ``states``."""
+    changed = sorted(key for name, key in work.changed if name == table.name)
     ids = work.row_ids
     inserts = [
         {"workspace_id": key[0], **values(states[key], work.now)}
@@ -281,5 +277,4 @@ def _upsert(connection: Connection, work: Work, table: Table, states: dict[Key, 
         for key in changed
         if (table.name, key) in ids
     ]
-    insert_rows(connection, table, inserts)
-    update_rows(connection, table, updates)
+    return (table, inserts), (table, updates)

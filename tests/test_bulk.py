@@ -1,4 +1,4 @@
-"""A batch's rows written in one statement per table (arrays and ``unnest`` on PostgreSQL)."""
+"""A batch's rows for several tables written at once (one statement on PostgreSQL)."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -9,9 +9,9 @@ from sqlalchemy import Connection, event, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.bulk import PK, insert_rows, update_rows
+from gateway.bulk import PK, write_rows
 from gateway.lookups import table_of
-from gateway.models import Delivery, Subscriber, Subscription
+from gateway.models import Customer, Delivery, Subscription
 from gateway.settings import Settings
 from gateway.writer import Writer
 from tests.support import Tenant
@@ -63,7 +63,7 @@ async def test_rows_are_stored_with_their_values_and_the_columns_left_out_take_d
 ) -> None:
     """JSON lists, NULLs and aware datetimes come back as written; ``quantity`` and ``version`` default."""
     rows = [_subscription(tenant, n) for n in range(1, 4)]
-    await writer.run(lambda c: insert_rows(c, table_of(Subscription), rows))
+    await writer.run(lambda c: write_rows(c, inserts=[(table_of(Subscription), rows)]))
     stored = await _subscriptions(writer)
     assert [row["subscription_id"] for row in stored] == ["sub_1", "sub_2", "sub_3"]
     for row, written in zip(stored, rows, strict=True):
@@ -73,33 +73,47 @@ async def test_rows_are_stored_with_their_values_and_the_columns_left_out_take_d
         assert (row["quantity"], row["version"], row["cancel_at_period_end"]) == (0, 0, False)
 
 
-async def test_a_batch_is_one_statement_per_table_on_postgresql(
+async def test_a_batch_is_one_statement_on_postgresql(
     tenant: Tenant, writer: Writer, settings: Settings
 ) -> None:
-    """50 rows: one INSERT with arrays on PostgreSQL; SQLite's one executemany call."""
+    """50 rows into two tables and an update: one statement on PostgreSQL; on SQLite, one per table."""
     rows = [_subscription(tenant, n) for n in range(50)]
+    now = datetime.now(UTC)
+    customers = [{"workspace_id": tenant.workspace_id, "customer_id": "cus_1", "updated_at": now}]
 
-    def insert(connection: Connection) -> list[tuple[str, bool]]:
+    def write(connection: Connection) -> list[tuple[str, bool]]:
         sent = _statements(connection)
-        insert_rows(connection, table_of(Subscription), rows)
+        write_rows(connection, inserts=[(table_of(Subscription), rows), (table_of(Customer), customers)])
+        first = connection.execute(select(table_of(Subscription).c.id).limit(1)).scalar_one()
+        sent.clear()
+        write_rows(
+            connection,
+            inserts=[(table_of(Customer), [{**customers[0], "customer_id": "cus_2"}])],
+            updates=[(table_of(Subscription), [{PK: first, "status": "canceled"}])],
+        )
         return sent
 
-    sent = await writer.run(insert)
-    assert sent == [("INSERT INTO subscriptions", settings.is_sqlite)]
-    assert len(await _subscriptions(writer)) == 50
+    sent = await writer.run(write)
+    statements = [statement for statement, _ in sent]
+    if settings.is_sqlite:
+        assert statements == ["INSERT INTO customers", "UPDATE subscriptions SET"]
+    else:
+        assert statements == ["WITH w0 AS"]
+    stored = await _subscriptions(writer)
+    assert len(stored) == 50
+    assert sorted(row["status"] for row in stored).count("canceled") == 1
 
 
 async def test_updates_change_only_the_rows_and_columns_named(tenant: Tenant, writer: Writer) -> None:
     """Each update finds its row by ``_pk``; the other rows and columns are left as they were."""
-    await writer.run(
-        lambda c: insert_rows(c, table_of(Subscription), [_subscription(tenant, n) for n in range(1, 4)])
-    )
+    rows = [_subscription(tenant, n) for n in range(1, 4)]
+    await writer.run(lambda c: write_rows(c, inserts=[(table_of(Subscription), rows)]))
     ids = {row["subscription_id"]: row["id"] for row in await _subscriptions(writer)}
     changes = [
         {PK: ids["sub_1"], "status": "canceled", "items": []},
         {PK: ids["sub_3"], "status": "past_due", "items": [{"price": "price_new"}]},
     ]
-    await writer.run(lambda c: update_rows(c, table_of(Subscription), changes))
+    await writer.run(lambda c: write_rows(c, updates=[(table_of(Subscription), changes)]))
     stored = {row["subscription_id"]: row for row in await _subscriptions(writer)}
     assert {sid: (row["status"], row["items"]) for sid, row in stored.items()} == {
         "sub_1": ("canceled", []),
@@ -114,8 +128,7 @@ async def test_nothing_to_write_sends_nothing(writer: Writer) -> None:
 
     def write(connection: Connection) -> list[tuple[str, bool]]:
         sent = _statements(connection)
-        insert_rows(connection, table_of(Delivery), [])
-        update_rows(connection, table_of(Subscriber), [])
+        write_rows(connection, inserts=[(table_of(Delivery), [])], updates=[(table_of(Customer), [])])
         return sent
 
     assert await writer.run(write) == []

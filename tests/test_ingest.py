@@ -1,13 +1,14 @@
 """Ingest in batches: one transaction per batch, all or nothing, one bad event failing alone."""
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, func, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -114,6 +115,43 @@ async def test_concurrent_events_share_transactions(
     assert (await row_counts(db))["deliveries"] == 40
 
 
+async def test_a_copy_in_a_concurrent_batch_is_a_duplicate(
+    hooked: Tenant, writer: CountingWriter, db: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Stripe sends an event again while its first copy's batch is still open: stored once.
+
+    On PostgreSQL the two batches are written at once; the second meets the first's new row on the
+    unique index, fails when the first commits, and its copy is applied again alone: a duplicate.
+    """
+    (event,) = subscription_events(hooked, 1)
+    holding = threading.Event()  # set on the writer's thread
+
+    def slow_first_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[Outcome]:
+        outcomes = apply_batch(connection, items)
+        if not holding.is_set():
+            holding.set()
+            if not settings.is_sqlite:
+                connection.execute(text("SELECT pg_sleep(0.5)"))  # the batch stays open, its row unseen
+        return outcomes
+
+    committer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, slow_first_batch)
+    committer.start()
+    try:
+        first = asyncio.ensure_future(committer.submit(event))
+        assert await asyncio.to_thread(holding.wait, 10)
+        second = asyncio.ensure_future(committer.submit(event))
+        assert [await first, await second] == ["applied", "duplicate"]
+    finally:
+        await committer.stop()
+    assert await row_counts(db) == {
+        "stripe_events": 1,
+        "subscriptions": 1,
+        "customers": 0,
+        "events": 1,
+        "deliveries": 1,
+    }
+
+
 async def test_a_failing_event_does_not_sink_its_batch_mates(
     hooked: Tenant,
     writer: CountingWriter,
@@ -124,13 +162,13 @@ async def test_a_failing_event_does_not_sink_its_batch_mates(
     events = subscription_events(hooked, 5)
     bad = events[2].stripe_event_id
 
-    def write_flat_events(connection: Connection, work: Work) -> None:
+    def write_batch(connection: Connection, work: Work) -> None:
         if any(event.stripe_event_id == bad for event in work.new):
             msg = "the disk is on fire"
             raise RuntimeError(msg)
-        ingest.write_flat_events(connection, work)
+        ingest.write_batch(connection, work)
 
-    monkeypatch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.write_flat_events, write_flat_events))
+    monkeypatch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.write_batch, write_batch))
     committer: GroupCommitter[VerifiedEvent, Outcome] = GroupCommitter(writer, apply_batch)
     committer.start()
     try:
@@ -206,7 +244,7 @@ async def test_a_crash_answers_500_so_stripe_retries(
         raise ConnectionError(msg)
 
     with monkeypatch.context() as patch:
-        patch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.queue_deliveries, broken))
+        patch.setattr(ingest, "STEPS", _replace(ingest.STEPS, ingest.write_batch, broken))
         assert_error(await sp.send(client, hooked.workspace_id, created), 500, "internal_error")
     assert (await row_counts(db))["stripe_events"] == 0
     retry = await sp.send(client, hooked.workspace_id, created)

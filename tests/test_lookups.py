@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.bulk import insert_rows
+from gateway.bulk import write_rows
 from gateway.lookups import find_pairs, table_of
 from gateway.models import Customer
 from gateway.settings import Settings
@@ -35,7 +35,7 @@ async def customers(tenant: Tenant, other_tenant: Tenant, writer: Writer) -> tup
         for ws in (ours, theirs)
         for cid in ("cus_a", "cus_b")
     ]
-    await writer.run(lambda c: insert_rows(c, table_of(Customer), rows))
+    await writer.run(lambda c: write_rows(c, inserts=[(table_of(Customer), rows)]))
     return ours, theirs
 
 
