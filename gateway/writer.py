@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection
 
-from gateway.db import make_engine, make_sqlite_writer_engine
+from gateway.db import make_postgres_writer_engine, make_sqlite_writer_engine
 from gateway.settings import Settings
 
 R = TypeVar("R")
@@ -41,11 +41,7 @@ class Writer:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         else:
             self._loop = asyncio.new_event_loop()
-            # Its connections live on the writer's loop only. No ping: the three round trips would
-            # cost a batch more than a dropped connection ever does (the batch fails, the pool is
-            # refilled and each event is retried on a new connection, or answered 503 for Stripe
-            # to send again).
-            self._engine = make_engine(settings, pre_ping=False)
+            self._engine = make_postgres_writer_engine(settings)  # used on the writer's loop only
             self._loop_thread = threading.Thread(target=self._loop.run_forever, name="db-writer", daemon=True)
             self._loop_thread.start()
 

@@ -19,6 +19,7 @@ from gateway.db import (
     alembic_config,
     current_revisions,
     make_engine,
+    make_postgres_writer_engine,
     make_read_session_factory,
     make_session_factory,
     make_sqlite_writer_engine,
@@ -152,5 +153,18 @@ async def test_reading_sessions_leave_the_write_lock_free(tmp_path: Path) -> Non
         async with make_session_factory(engine)() as ordinary:
             await ordinary.exec(text("SELECT count(*) FROM t"))  # type: ignore[call-overload]
             assert not await anyio.to_thread.run_sync(write_within, 0.2)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_postgres_writer_plans_each_statement_for_its_parameters(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Its prepared statements never keep a plan made while a table was nearly empty."""
+    engine = make_postgres_writer_engine(make_settings(tmp_path, Database(url=postgres_url)))
+    try:
+        async with engine.connect() as connection:
+            shown = await connection.execute(text("SHOW plan_cache_mode"))
+            assert shown.scalar_one() == "force_custom_plan"
     finally:
         await engine.dispose()
