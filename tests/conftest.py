@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.db import make_engine, make_session_factory
 from gateway.settings import Settings
 from gateway.vault import Vault
+from gateway.writer import Writer
 from tests.sandbox import SandboxServer, serve_sandbox
 from tests.support import (
     DEFAULT_POSTGRES_URL,
@@ -67,6 +68,14 @@ async def database(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 def settings(tmp_path: Path, database: Database) -> Settings:
     return make_settings(tmp_path, database)
+
+
+@pytest.fixture
+async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writer]:
+    """The ingest's batch writer on the test's migrated database."""
+    writer = Writer(settings)
+    yield writer
+    await writer.close()
 
 
 @pytest.fixture

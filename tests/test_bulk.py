@@ -1,13 +1,10 @@
 """A batch's rows for several tables written at once (one statement on PostgreSQL)."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.bulk import PK, write_rows
 from gateway.lookups import table_of
@@ -19,13 +16,6 @@ from tests.support import Tenant
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writer]:
-    writer = Writer(settings)
-    yield writer
-    await writer.close()
 
 
 def _subscription(tenant: Tenant, n: int, **fields: Any) -> dict[str, Any]:

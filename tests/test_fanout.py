@@ -1,7 +1,6 @@
 """Which subscriber gets which event when the ingest queues deliveries (outbox.enqueue's rules)."""
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -10,7 +9,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.ingest import apply_batch
 from gateway.models import Delivery, Event, Subscriber
-from gateway.settings import Settings
 from gateway.stripe_events import parse_event
 from gateway.vault import Vault
 from gateway.writer import Writer
@@ -18,13 +16,6 @@ from tests import stripe_payloads as sp
 from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writer]:
-    writer = Writer(settings)
-    yield writer
-    await writer.close()
 
 
 def _subscriber(tenant: Tenant, sid: str, **fields: object) -> Subscriber:

@@ -46,20 +46,23 @@ async def _started(writer: GatedWriter, count: int) -> None:
     pytest.fail(f"{len(writer.gates)} transactions began, {count} expected")
 
 
-async def _committer(writer: GatedWriter) -> GroupCommitter[int, int]:
+async def _two_batches(
+    writer: GatedWriter,
+) -> tuple[GroupCommitter[int, int], asyncio.Future[int], asyncio.Future[int]]:
+    """A committer given 1, then 2 once 1's batch has begun (both begun when the writer allows two)."""
     committer: GroupCommitter[int, int] = GroupCommitter(cast("Writer", writer), _double)
     committer.start()
-    return committer
+    first = asyncio.ensure_future(committer.submit(1))
+    await _started(writer, 1)
+    second = asyncio.ensure_future(committer.submit(2))
+    await _started(writer, writer.concurrency)
+    return committer, first, second
 
 
 async def test_a_second_batch_commits_while_the_first_still_waits() -> None:
     """With two at once, a batch is not held up by a slow one before it."""
     writer = GatedWriter(concurrency=2)
-    committer = await _committer(writer)
-    first = asyncio.ensure_future(committer.submit(1))
-    await _started(writer, 1)
-    second = asyncio.ensure_future(committer.submit(2))
-    await _started(writer, 2)
+    committer, first, second = await _two_batches(writer)
     writer.gates[1].set()
     assert await second == 4
     assert not first.done()
@@ -72,10 +75,7 @@ async def test_a_second_batch_commits_while_the_first_still_waits() -> None:
 async def test_one_at_a_time_when_the_writer_says_so() -> None:
     """SQLite's writer takes one transaction at a time: the next batch starts after it."""
     writer = GatedWriter(concurrency=1)
-    committer = await _committer(writer)
-    first = asyncio.ensure_future(committer.submit(1))
-    await _started(writer, 1)
-    second = asyncio.ensure_future(committer.submit(2))
+    committer, first, second = await _two_batches(writer)
     for _ in range(20):
         await asyncio.sleep(0)
     assert len(writer.gates) == 1
@@ -90,11 +90,7 @@ async def test_one_at_a_time_when_the_writer_says_so() -> None:
 async def test_stop_finishes_every_batch_under_way() -> None:
     """Nothing submitted is dropped by a stop: both batches in flight finish first."""
     writer = GatedWriter(concurrency=2)
-    committer = await _committer(writer)
-    first = asyncio.ensure_future(committer.submit(1))
-    await _started(writer, 1)
-    second = asyncio.ensure_future(committer.submit(2))
-    await _started(writer, 2)
+    committer, first, second = await _two_batches(writer)
     stopping = asyncio.ensure_future(committer.stop())
     await asyncio.sleep(0)
     assert not stopping.done()

@@ -1,28 +1,17 @@
 """Rows found by exact (workspace, object ID) pairs, as the ingest reads a batch's state."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.bulk import write_rows
 from gateway.lookups import find_pairs, table_of
 from gateway.models import Customer
-from gateway.settings import Settings
 from gateway.writer import Writer
 from tests.support import Tenant
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def writer(settings: Settings, db: async_sessionmaker[AsyncSession]) -> AsyncIterator[Writer]:
-    writer = Writer(settings)
-    yield writer
-    await writer.close()
 
 
 @pytest.fixture
