@@ -123,7 +123,8 @@ class GroupCommitter(Generic[T, R]):
                 return
             # A batch of one is tried again too: beside another batch, it may have met that batch's
             # new row on a unique index, and now sees the row committed.
-            logger.warning("a batch of %d failed; applying its items one by one", len(batch), exc_info=exc)
+            if len(batch) > 1:
+                logger.warning("a batch of %d failed; applying its items alone", len(batch), exc_info=exc)
             for entry in batch:
                 await self._commit([entry], alone=True)
             return
