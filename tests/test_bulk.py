@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event, select
+from sqlalchemy.exc import StatementError
 
 from gateway.bulk import PK, write_rows
 from gateway.lookups import table_of
@@ -122,3 +123,42 @@ async def test_nothing_to_write_sends_nothing(writer: Writer) -> None:
         return sent
 
     assert await writer.run(write) == []
+
+
+AWKWARD = ['a"b', "back\\slash", "{x,y}", "NULL", "", "two\nlines", "ünïcødé ✓", " spaced ", '\\"']
+
+
+async def test_awkward_values_come_back_exactly(tenant: Tenant, writer: Writer) -> None:
+    """Quotes, backslashes, braces, commas, the word NULL, empty and multi-line text survive the trip."""
+    rows = [
+        _subscription(
+            tenant,
+            n,
+            customer_id=text,
+            status=text[:30],
+            items=[{"note": text}],
+            cancel_at_period_end=n == 0,
+            quantity=-3 if n == 0 else n,
+        )
+        for n, text in enumerate(AWKWARD)
+    ]
+    await writer.run(lambda c: write_rows(c, inserts=[(table_of(Subscription), rows)]))
+    stored = {row["subscription_id"]: row for row in await _subscriptions(writer)}
+    for written in rows:
+        row = stored[written["subscription_id"]]
+        assert (row["customer_id"], row["status"], row["items"]) == (
+            written["customer_id"],
+            written["status"],
+            written["items"],
+        )
+        assert row["current_period_end"] == written["current_period_end"]
+    first = stored[rows[0]["subscription_id"]]
+    assert (first["cancel_at_period_end"], first["quantity"]) == (True, -3)
+
+
+async def test_a_naive_datetime_is_refused_not_stored_shifted(tenant: Tenant, writer: Writer) -> None:
+    """A moment without a time zone would be read in the server's zone: refused, nothing written."""
+    row = _subscription(tenant, 1, updated_at=datetime(2026, 11, 26, 12, 0))  # noqa: DTZ001
+    with pytest.raises((ValueError, StatementError), match=r"time ?zone"):
+        await writer.run(lambda c: write_rows(c, inserts=[(table_of(Subscription), [row])]))
+    assert await _subscriptions(writer) == []
