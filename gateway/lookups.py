@@ -9,7 +9,7 @@ takes them spelled out.
 import functools
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, and_, bindparam, or_, select
+from sqlalchemy import Connection, Result, Select, Table, and_, bindparam, or_, select
 from sqlmodel import SQLModel
 
 from gateway.bulk import arrays_of, is_postgres, unnested
@@ -17,7 +17,9 @@ from gateway.bulk import arrays_of, is_postgres, unnested
 Key = tuple[str, str]
 
 
-def find_pairs(connection: Connection, table: Table, id_column: str, keys: set[Key], *, rows: bool) -> Any:
+def find_pairs(
+    connection: Connection, table: Table, id_column: str, keys: set[Key], *, rows: bool
+) -> Result[*tuple[Any, ...]]:
     """The rows (``rows``: whole, locked; else the two key columns) whose key pair is among ``keys``.
 
     One ``OR`` arm per pair, each an exact probe of the unique index both columns lead (two ``IN``
