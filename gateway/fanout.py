@@ -1,4 +1,4 @@
-"""Deliveries for the ingest's batch: which subscriber gets which event, as rows on its connection.
+"""Deliveries for the ingest's batch: which subscriber gets which event, as rows to write with it.
 
 The rules are ``gateway.outbox.enqueue``'s: a ``flat`` subscriber gets each flat event its
 ``event_types`` match (``"*"`` for all); a ``stripe`` subscriber gets the original Stripe event once
