@@ -33,13 +33,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 Row = dict[str, Any]
-#: Rows for one table (the same keys in each).
-Rows = tuple[Table, Sequence[Row]]
+#: One table and rows for it (the same keys in each).
+TableRows = tuple[Table, Sequence[Row]]
 #: The key of a row to update: the primary key (``id``) of the row it changes.
 PK = "_pk"
 
 
-def write_rows(connection: Connection, *, inserts: Sequence[Rows] = (), updates: Sequence[Rows] = ()) -> None:
+def write_rows(
+    connection: Connection, *, inserts: Sequence[TableRows] = (), updates: Sequence[TableRows] = ()
+) -> None:
     """Insert and update rows of several tables; an update finds its row by ``id`` = its :data:`PK`.
 
     Columns an insert leaves out take their defaults. On PostgreSQL a callable default is called

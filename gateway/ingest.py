@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, RowMapping, Table
 
 from gateway import customers, mirror
-from gateway.bulk import PK, Rows, write_rows
+from gateway.bulk import PK, TableRows, write_rows
 from gateway.customers import CustomerState, apply_customer, fill_customer
 from gateway.event_facts import (
     CONFIGURATION_UPDATED,
@@ -231,8 +231,12 @@ def write_batch(connection: Connection, work: Work) -> None:
     That is the new Stripe events as received, the mirror and customer changes, the flat events and
     one delivery per matching subscriber (see ``gateway.fanout``).
     """
-    subscriptions = _changes(work, table_of(Subscription), work.subscriptions, mirror.row_values)
-    customer_rows = _changes(work, table_of(Customer), work.customers, customers.row_values)
+    new_subscriptions, changed_subscriptions = _changes(
+        work, table_of(Subscription), work.subscriptions, mirror.row_values
+    )
+    new_customers, changed_customers = _changes(
+        work, table_of(Customer), work.customers, customers.row_values
+    )
     flat_events = [row for rows in work.flat_events.values() for row in rows]
     forwarded = [
         (row, flat)
@@ -243,12 +247,12 @@ def write_batch(connection: Connection, work: Work) -> None:
         connection,
         inserts=[
             (table_of(StripeEvent), work.stripe_events),
-            subscriptions[0],
-            customer_rows[0],
+            new_subscriptions,
+            new_customers,
             (table_of(Event), flat_events),
             (table_of(Delivery), fan_out(work.subscribers, forwarded, work.now)),
         ],
-        updates=[subscriptions[1], customer_rows[1]],
+        updates=[changed_subscriptions, changed_customers],
     )
 
 
@@ -263,7 +267,7 @@ def apply_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[
     return work.results()
 
 
-def _changes(work: Work, table: Table, states: dict[Key, Any], values: Any) -> tuple[Rows, Rows]:
+def _changes(work: Work, table: Table, states: dict[Key, Any], values: Any) -> tuple[TableRows, TableRows]:
     """The rows to insert (not read before) and to update for the changed ``states``."""
     changed = sorted(key for name, key in work.changed if name == table.name)
     ids = work.row_ids
