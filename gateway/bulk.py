@@ -9,8 +9,8 @@ Stripe events: 1.7 ms of the server's time, against 1.2 ms in one statement). Ro
 
 SQLite runs in process, where ``executemany`` is one call into C, so there each table keeps its own;
 the rows go to it as tuples, converted by the columns' own bind processors, one column at a time.
-SQLAlchemy's ``executemany`` builds a parameter dict per row and converts value by value: it was a
-quarter of the SQLite writer's time (about 30 us an event).
+SQLAlchemy's ``executemany`` builds a parameter dict per row and converts value by value: the
+ingest's write step took 44 us an event that way, 34 this way (in process, batches of 50).
 """
 
 import functools

@@ -10,15 +10,10 @@ import msgspec
 
 from gateway.flat_events import moments
 from gateway.sample_events import SAMPLE_MOMENT, sample_event
-from gateway.timestamps import from_unix, iso
+from gateway.timestamps import iso_of_unix
 
 REQUEST_ID = "req_5f0c2a9e8b7d6c5b4a392817"
 CUSTOMER = "cus_NffrFeUfNV2Hib"
-
-
-def iso_of_unix(seconds: int) -> str:
-    """The ISO 8601 form the API uses for a Unix moment."""
-    return iso(from_unix(seconds))
 
 
 _SAMPLE = msgspec.to_builtins(sample_event("subscription.updated"))

