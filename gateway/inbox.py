@@ -25,12 +25,12 @@ from gateway.stripe_client import StripeClients
 from gateway.stripe_events import (
     SignatureFailures,
     VerifiedEvent,
-    WebhookTargets,
     parse_event,
     refetch_subscription,
     verify_signature,
 )
 from gateway.vault import Vault
+from gateway.webhook_targets import WebhookTargets
 from gateway.writer import Writer
 
 

@@ -7,8 +7,7 @@ of the workspace (two while one is being rotated) and Stripe's 300-second tolera
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,22 +26,14 @@ from gateway.errors import (
     StripeUnavailable,
     ValidationFailed,
 )
-from gateway.inflight import InFlight
 from gateway.mirror import MirrorState
 from gateway.models import Workspace, utcnow
 from gateway.stripe_client import StripeClients, stripe_errors
-from gateway.vault import Vault
-from gateway.workspaces import webhook_secrets
 
 logger = logging.getLogger(__name__)
 
 #: Stripe's own default: a signature older than this is refused (replays).
 TOLERANCE_S = 300
-CACHE_TTL_S = 5.0
-#: An entry this close to expiring is read again in the background, while it still serves.
-REFRESH_AHEAD_S = 1.0
-MAX_CACHED = 10_000
-MAX_WORKSPACE_ID = 40
 #: Signature failures are written at most this often per process, so a flood of forged requests costs
 #: one database write a second, not one each.
 FAILURES_FLUSH_S = 1.0
@@ -67,78 +58,6 @@ class VerifiedEvent:
     #: For subscription events: the state the object describes, read (and its preset picked) before
     #: the event queues for the writer, which then only compares and stores.
     subscription: MirrorState | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookTarget:
-    """A workspace that receives Stripe events, with its signing secrets decrypted."""
-
-    workspace: Workspace
-    secrets: tuple[str, ...]
-
-
-class WebhookTargets:
-    """Workspaces by ID with their secrets, cached for a few seconds: no database work per event.
-
-    When an entry is missing or expired, the events that need it share one load (the 50 requests in
-    flight used to each load the workspace whenever its entry expired). An expired entry is never
-    served: a secret dropped in another process stops working within ``CACHE_TTL_S``.
-    """
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        vault: Vault,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sessions = sessions
-        self._vault = vault
-        self._clock = clock
-        self._cache: dict[str, tuple[WebhookTarget | None, float]] = {}
-        self._loading: InFlight[str, WebhookTarget | None] = InFlight()
-        self._generation = 0
-
-    async def get(self, workspace_id: str) -> WebhookTarget | None:
-        """The workspace's target, or None when there is no such workspace."""
-        if len(workspace_id) > MAX_WORKSPACE_ID:
-            return None
-        cached, now = self._cache.get(workspace_id), self._clock()
-        if cached is not None and cached[1] > now:
-            if cached[1] - now < REFRESH_AHEAD_S:
-                # Read it again now, in the background: under steady traffic no event ever waits for
-                # a load (with 100 workspaces, 20 a second did), and no entry is served past its TTL.
-                self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
-            return cached[0]
-        # Shielded: one sender hanging up must not cancel the load the others wait for.
-        return await asyncio.shield(
-            self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
-        )
-
-    def forget(self, workspace_id: str) -> None:
-        """Read the workspace again on its next event (its secrets changed in this process)."""
-        self._generation += 1  # a load begun before this must not put the old secrets back
-        self._cache.pop(workspace_id, None)
-        self._loading.drop(workspace_id)
-
-    async def _load_and_keep(self, workspace_id: str) -> WebhookTarget | None:
-        generation = self._generation
-        try:
-            target = await self._load(workspace_id)
-        finally:
-            self._loading.finish(workspace_id)
-        if generation == self._generation:
-            if len(self._cache) >= MAX_CACHED:
-                self._cache.clear()
-            self._cache[workspace_id] = (target, self._clock() + CACHE_TTL_S)
-        return target
-
-    async def _load(self, workspace_id: str) -> WebhookTarget | None:
-        async with self._sessions() as session:
-            workspace = await session.get(Workspace, workspace_id)
-        if workspace is None:
-            return None
-        return WebhookTarget(workspace=workspace, secrets=tuple(webhook_secrets(self._vault, workspace)))
 
 
 class SignatureFailures:

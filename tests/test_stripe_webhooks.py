@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway import stripe_events
 from gateway.models import (
     Customer,
     Delivery,
@@ -24,7 +23,6 @@ from gateway.models import (
     Subscription,
     Workspace,
 )
-from gateway.stripe_events import WebhookTargets
 from gateway.vault import Vault
 from gateway.workspaces import set_webhook_secrets
 from tests import stripe_payloads as sp
@@ -431,37 +429,3 @@ async def test_portal_configuration_updated_marks_the_preset_cache_stale(
     assert configuration.stale is True
     assert outcomes == ["applied", "ignored"]
     assert await row_counts(db) == {**NOTHING, "stripe_events": 2}
-
-
-async def test_secrets_changed_elsewhere_are_read_ahead_of_expiry_and_never_served_past_it(
-    hooked: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
-) -> None:
-    """Near its expiry an entry still answers while it is read again; once expired, nobody gets it."""
-    started = time.monotonic()
-    clock = {"now": started}
-    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
-
-    async def change_secrets_elsewhere(secrets: list[str]) -> None:  # another process: no forget()
-        async with db() as session, session.begin():
-            workspace = await session.get(Workspace, hooked.workspace_id)
-            assert workspace is not None
-            set_webhook_secrets(vault, workspace, secrets)
-            session.add(workspace)
-
-    async def secrets_now() -> tuple[str, ...]:
-        target = await targets.get(hooked.workspace_id)
-        assert target is not None
-        return target.secrets
-
-    assert await secrets_now() == (sp.SECRET,)
-    await change_secrets_elsewhere([OLD_SECRET])
-    clock["now"] = started + stripe_events.CACHE_TTL_S - stripe_events.REFRESH_AHEAD_S / 2
-    assert await secrets_now() == (sp.SECRET,)  # still valid: answered at once, read again meanwhile
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if await secrets_now() == (OLD_SECRET,):
-            break
-    assert await secrets_now() == (OLD_SECRET,)
-    await change_secrets_elsewhere([sp.SECRET])
-    clock["now"] += stripe_events.CACHE_TTL_S + 1  # expired: the answer waits for the database
-    assert await secrets_now() == (sp.SECRET,)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from gateway import stripe_events
+from gateway import webhook_targets
 from gateway.app import create_app
 from gateway.event_facts import HANDLED_EVENTS
 from gateway.settings import Settings
@@ -20,7 +20,7 @@ from tests.support import run_cli as run
 @pytest.fixture
 def gateway_url(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The gateway serving ``cli_env``'s database on a real port; secrets are re-read on every event."""
-    monkeypatch.setattr(stripe_events, "CACHE_TTL_S", 0.0)
+    monkeypatch.setattr(webhook_targets, "CACHE_TTL_S", 0.0)
     settings = Settings(**{k.removeprefix("GATEWAY_").lower(): v for k, v in cli_env.items()})  # type: ignore[arg-type]
     with serving(create_app(settings)) as url:
         cli_env["GATEWAY_PUBLIC_URL"] = url

@@ -1,0 +1,127 @@
+"""Workspaces and their signing secrets, cached: read ahead of expiry, never served past it."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway import webhook_targets
+from gateway.models import Workspace
+from gateway.settings import Settings
+from gateway.vault import Vault
+from gateway.webhook_targets import WebhookTargets
+from gateway.workspaces import set_webhook_secrets
+from tests import stripe_payloads as sp
+from tests.support import Tenant, make_tenant
+
+pytestmark = pytest.mark.anyio
+
+OLD_SECRET = "whsec_test_previous_0123456789abcdef"
+
+
+@contextlib.contextmanager
+def selects(db: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """The SELECT statements sent on ``db``'s engine while the block runs."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append(statement)
+
+    engine = db.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+@pytest.fixture
+async def tenant(db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings) -> Tenant:
+    """A workspace with its Stripe signing secret."""
+    made = await make_tenant(db, vault, settings, "acme")
+    await sp.enable_webhooks(db, vault, made.workspace_id, subscriber=False)
+    return made
+
+
+async def test_secrets_changed_elsewhere_are_read_ahead_of_expiry_and_never_served_past_it(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """Near its expiry an entry still answers while it is read again; once expired, nobody gets it."""
+    started = time.monotonic()
+    clock = {"now": started}
+    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+
+    async def change_secrets_elsewhere(secrets: list[str]) -> None:  # another process: no forget()
+        async with db() as session, session.begin():
+            workspace = await session.get(Workspace, tenant.workspace_id)
+            assert workspace is not None
+            set_webhook_secrets(vault, workspace, secrets)
+            session.add(workspace)
+
+    async def secrets_now() -> tuple[str, ...]:
+        target = await targets.get(tenant.workspace_id)
+        assert target is not None
+        return target.secrets
+
+    assert await secrets_now() == (sp.SECRET,)
+    await change_secrets_elsewhere([OLD_SECRET])
+    clock["now"] = started + webhook_targets.CACHE_TTL_S - webhook_targets.REFRESH_AHEAD_S / 2
+    assert await secrets_now() == (sp.SECRET,)  # still valid: answered at once, read again meanwhile
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if await secrets_now() == (OLD_SECRET,):
+            break
+    assert await secrets_now() == (OLD_SECRET,)
+    await change_secrets_elsewhere([sp.SECRET])
+    clock["now"] += webhook_targets.CACHE_TTL_S + 1  # expired: the answer waits for the database
+    assert await secrets_now() == (sp.SECRET,)
+
+
+async def test_entries_due_are_read_again_together_in_one_query(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> None:
+    """Five workspaces near expiry are read again with one query, not one each; all keep answering."""
+    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
+    for tenant in tenants:
+        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    started = time.monotonic()
+    clock = {"now": started}
+    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+    for tenant in tenants:
+        assert await targets.get(tenant.workspace_id) is not None
+    with selects(db) as queries:
+        clock["now"] = started + webhook_targets.CACHE_TTL_S - webhook_targets.REFRESH_AHEAD_S / 2
+        for tenant in tenants:
+            target = await targets.get(tenant.workspace_id)
+            assert target is not None
+            assert target.secrets == (sp.SECRET,)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if queries:
+                break
+        await asyncio.sleep(0.05)
+    assert len(queries) == 1
+    clock["now"] = started + webhook_targets.CACHE_TTL_S + 0.1  # the old entries' expiry: renewed since
+    with selects(db) as queries:
+        for tenant in tenants:
+            assert await targets.get(tenant.workspace_id) is not None
+    assert queries == []
+
+
+async def test_an_unknown_workspace_is_none_and_stays_cached(
+    db: async_sessionmaker[AsyncSession], vault: Vault
+) -> None:
+    """No such workspace (or an ID too long to be one) is None, without a query per event."""
+    targets = WebhookTargets(db, vault)
+    with selects(db) as queries:
+        assert await targets.get("ws_missing") is None
+        assert await targets.get("ws_missing") is None
+        assert await targets.get("ws_" + "x" * 60) is None
+    assert len(queries) == 1
