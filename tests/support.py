@@ -1,9 +1,11 @@
 """Test helpers shared by fixtures and tests: databases, tenants, settings, error assertions."""
 
+import contextlib
 import functools
 import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -203,3 +206,20 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 def run_cli(env: dict[str, str], *args: str) -> Result:
     """``gateway ARGS...`` in-process with exactly ``env`` as its environment."""
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@contextlib.contextmanager
+def selects(db: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
+    """The SELECT statements sent on ``db``'s engine while the block runs."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append(statement)
+
+    engine = db.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

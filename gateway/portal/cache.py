@@ -9,16 +9,18 @@ applies at once; one made elsewhere (another process, a ``configuration.updated`
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import NotFound
 from gateway.inflight import InFlight
 from gateway.models import PortalConfiguration, Workspace
-from gateway.presets import Catalog, workspace_catalog
-from gateway.presets.store import synced_configurations
+from gateway.presets import Catalog
+from gateway.presets.store import synced_configurations_of, workspace_catalogs
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ class PortalCache:
     """Workspace views by workspace ID, each read again from the database after ``ttl`` seconds.
 
     A workspace's first request waits for one load (concurrent ones share it). Afterwards an expired
-    view keeps serving while one load refreshes it in the background, so requests never queue
-    behind the database.
+    view keeps serving while it is read again in the background, so requests never queue behind the
+    database. Those reads are gathered: every view due goes in one read (three queries), however many
+    workspaces there are (one read each was 60 queries a second with 100 workspaces).
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
@@ -55,6 +58,10 @@ class PortalCache:
         self._views: dict[str, WorkspaceView] = {}
         self._loading: InFlight[str, WorkspaceView] = InFlight()
         self._generations: dict[str, int] = {}
+        #: Views to read again, those being read, and the one task that reads them.
+        self._due: set[str] = set()
+        self._reading: set[str] = set()
+        self._refreshing: asyncio.Task[None] | None = None
         #: Seconds a view is trusted before it is read again.
         self.ttl = TTL_S
 
@@ -63,47 +70,69 @@ class PortalCache:
         view = self._views.get(workspace_id)
         if view is None:
             # Shielded: one caller going away must not cancel the load others are waiting for.
-            return await asyncio.shield(self._load(workspace_id))
-        if view.expires <= time.monotonic():
-            self._load(workspace_id)
+            return await asyncio.shield(
+                self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
+            )
+        if view.expires <= time.monotonic() and workspace_id not in self._reading:
+            self._due.add(workspace_id)
+            if self._refreshing is None or self._refreshing.done():
+                self._refreshing = asyncio.create_task(self._refresh_due())
         return view
-
-    def _load(self, workspace_id: str) -> "asyncio.Task[WorkspaceView]":
-        """The one load in flight for the workspace (started if none is)."""
-        return self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
 
     async def _load_and_keep(self, workspace_id: str) -> WorkspaceView:
         generation = self._generations.get(workspace_id, 0)
         try:
-            view = await self._read(workspace_id)
-        except WorkspaceGone:
-            self._views.pop(workspace_id, None)
-            raise
-        except Exception:
-            stale = self._views.get(workspace_id)
-            if stale is None:
-                raise
-            # The database is unreachable: keep serving what was known rather than failing every request.
-            logger.warning("workspace reload failed; using the cached view", exc_info=True)
-            stale.expires = time.monotonic() + self.ttl
-            return stale
+            views = await self._read([workspace_id])
         finally:
             self._loading.finish(workspace_id)
+        if workspace_id not in views:
+            self._views.pop(workspace_id, None)
+            msg = "This workspace no longer exists."
+            raise WorkspaceGone(msg)
         if generation == self._generations.get(workspace_id, 0):  # not forgotten meanwhile
-            if len(self._views) >= MAX_WORKSPACES:
-                self._views.clear()
-            self._views[workspace_id] = view
-        return view
+            self._keep(workspace_id, views[workspace_id])
+        return views[workspace_id]
 
-    async def _read(self, workspace_id: str) -> WorkspaceView:
+    async def _refresh_due(self) -> None:
+        await asyncio.sleep(0)  # views falling due in this turn of the loop join the read
+        while self._due:
+            ids, self._due = sorted(self._due), set()
+            self._reading = set(ids)
+            generations = {workspace_id: self._generations.get(workspace_id, 0) for workspace_id in ids}
+            try:
+                views = await self._read(ids)
+            except Exception:
+                # The database is unreachable: keep serving what was known rather than failing requests.
+                logger.warning("workspace reload failed; using the cached views", exc_info=True)
+                for workspace_id in ids:
+                    if (stale := self._views.get(workspace_id)) is not None:
+                        stale.expires = time.monotonic() + self.ttl
+                return
+            finally:
+                self._reading = set()
+            for workspace_id in ids:
+                if generations[workspace_id] != self._generations.get(workspace_id, 0):
+                    continue  # forgotten meanwhile: its next request loads it
+                if workspace_id in views:
+                    self._keep(workspace_id, views[workspace_id])
+                else:  # deleted
+                    self._views.pop(workspace_id, None)
+
+    def _keep(self, workspace_id: str, view: WorkspaceView) -> None:
+        if len(self._views) >= MAX_WORKSPACES:
+            self._views.clear()
+        self._views[workspace_id] = view
+
+    async def _read(self, workspace_ids: Sequence[str]) -> dict[str, WorkspaceView]:
+        """The views of those of ``workspace_ids`` that exist."""
         async with self._sessions() as session:
-            workspace = await session.get(Workspace, workspace_id)
-            if workspace is None:
-                msg = "This workspace no longer exists."
-                raise WorkspaceGone(msg)
-            catalog = await workspace_catalog(session, self._settings, workspace_id)
-            configurations = await synced_configurations(session, workspace_id)
-        return WorkspaceView(workspace, catalog, configurations, time.monotonic() + self.ttl)
+            query = select(Workspace).where(col(Workspace.id).in_(workspace_ids))
+            workspaces = (await session.exec(query)).all()
+            ids = [workspace.id for workspace in workspaces]
+            catalogs = await workspace_catalogs(session, self._settings, ids)
+            configurations = await synced_configurations_of(session, ids)
+        expires = time.monotonic() + self.ttl
+        return {w.id: WorkspaceView(w, catalogs[w.id], configurations[w.id], expires) for w in workspaces}
 
     def remember(self, workspace_id: str, configuration: PortalConfiguration) -> None:
         """A configuration was just synced: use it at once."""

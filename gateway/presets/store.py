@@ -1,6 +1,6 @@
 """Workspace presets and synced configurations in the database."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Update, update
@@ -41,8 +41,19 @@ def _own(rows: Iterable[WorkspacePreset], catalog: Catalog) -> Catalog:
 
 async def workspace_catalog(session: AsyncSession, settings: Settings, workspace_id: str) -> Catalog:
     """Every preset the workspace can use: the preset files, overridden by its own presets."""
-    rows = await session.exec(select(WorkspacePreset).where(WorkspacePreset.workspace_id == workspace_id))
-    return _own(rows.all(), load_folder(settings.presets_dir))
+    return (await workspace_catalogs(session, settings, [workspace_id]))[workspace_id]
+
+
+async def workspace_catalogs(
+    session: AsyncSession, settings: Settings, workspace_ids: Sequence[str]
+) -> dict[str, Catalog]:
+    """``workspace_catalog`` of each of ``workspace_ids``, read in one query."""
+    own: dict[str, list[WorkspacePreset]] = {workspace_id: [] for workspace_id in workspace_ids}
+    query = select(WorkspacePreset).where(col(WorkspacePreset.workspace_id).in_(workspace_ids))
+    for row in (await session.exec(query)).all():
+        own[row.workspace_id].append(row)
+    files = load_folder(settings.presets_dir)
+    return {workspace_id: _own(rows, files) for workspace_id, rows in own.items()}
 
 
 async def auto_preset(
@@ -91,8 +102,18 @@ async def delete_preset(session: AsyncSession, workspace_id: str, name: str) -> 
 
 async def synced_configurations(session: AsyncSession, workspace_id: str) -> dict[str, PortalConfiguration]:
     """The configurations synced for the workspace, by preset name."""
-    query = select(PortalConfiguration).where(PortalConfiguration.workspace_id == workspace_id)
-    return {row.preset: row for row in (await session.exec(query)).all()}
+    return (await synced_configurations_of(session, [workspace_id]))[workspace_id]
+
+
+async def synced_configurations_of(
+    session: AsyncSession, workspace_ids: Sequence[str]
+) -> dict[str, dict[str, PortalConfiguration]]:
+    """``synced_configurations`` of each of ``workspace_ids``, read in one query."""
+    found: dict[str, dict[str, PortalConfiguration]] = {workspace_id: {} for workspace_id in workspace_ids}
+    query = select(PortalConfiguration).where(col(PortalConfiguration.workspace_id).in_(workspace_ids))
+    for row in (await session.exec(query)).all():
+        found[row.workspace_id][row.preset] = row
+    return found
 
 
 async def mark_stale(session: AsyncSession, workspace_id: str, configuration_id: str) -> bool:
