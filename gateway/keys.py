@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -100,9 +101,18 @@ async def find_active_key_by_id(session: AsyncSession, key_id: str) -> tuple[Api
 
 
 async def record_key_use(session: AsyncSession, used: dict[str, datetime]) -> None:
-    """Write buffered ``last_used_at`` times (key ID to time)."""
-    for key_id, when in used.items():
-        key = await session.get(ApiKey, key_id)
-        if key is not None and (key.last_used_at is None or key.last_used_at < when):
-            key.last_used_at = when
-            session.add(key)
+    """Write buffered ``last_used_at`` times (key ID to time), never moving one back.
+
+    One statement for every key: with 100 workspaces' keys in use, loading and saving each key was
+    200 statements every flush.
+    """
+    if not used:
+        return
+    last_used = col(ApiKey.last_used_at)
+    statement = (
+        update(ApiKey)
+        .where(col(ApiKey.id) == bindparam("key_id"), or_(last_used.is_(None), last_used < bindparam("when")))
+        .values(last_used_at=bindparam("when"))
+    )
+    connection = await session.connection()
+    await connection.execute(statement, [{"key_id": k, "when": w} for k, w in used.items()])

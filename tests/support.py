@@ -209,12 +209,12 @@ def run_cli(env: dict[str, str], *args: str) -> Result:
 
 
 @contextlib.contextmanager
-def selects(db: async_sessionmaker[AsyncSession]) -> Iterator[list[str]]:
-    """The SELECT statements sent on ``db``'s engine while the block runs."""
+def statements(db: async_sessionmaker[AsyncSession], verb: str = "SELECT") -> Iterator[list[str]]:
+    """The statements (``verb`` ones: SELECT, UPDATE, ...) sent on ``db``'s engine while the block runs."""
     sent: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(verb):
             sent.append(statement)
 
     engine = db.kw["bind"].sync_engine

@@ -1,6 +1,7 @@
 """/v1/keys: list, create and revoke a workspace's API keys."""
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar import Litestar
@@ -9,8 +10,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway.keys import record_key_use
 from gateway.models import ApiKey
-from tests.support import Tenant, assert_error
+from tests.support import Tenant, assert_error, statements
 
 pytestmark = pytest.mark.anyio
 
@@ -82,3 +84,22 @@ async def test_revoke_is_idempotent(
         assert (
             await session.exec(select(ApiKey).where(ApiKey.id == created["id"]))
         ).one().revoked_at == first
+
+
+async def test_key_use_is_written_in_one_statement_and_never_moves_back(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Buffered ``last_used_at`` times of many keys: one UPDATE; an older time leaves a newer one be."""
+    async with db() as session:
+        keys = {k.scope: k.id for k in (await session.exec(select(ApiKey))).all()}
+    later = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    async with db() as session, session.begin():
+        await record_key_use(session, {keys["admin"]: later})
+    earlier = later - timedelta(hours=1)
+    with statements(db, "UPDATE") as updates, statements(db, "SELECT") as reads:
+        async with db() as session, session.begin():
+            await record_key_use(session, {keys["admin"]: earlier, keys["portal"]: earlier, "key_x": later})
+    assert (len(updates), reads) == (1, [])
+    async with db() as session:
+        used = {k.scope: k.last_used_at for k in (await session.exec(select(ApiKey))).all()}
+    assert used == {"admin": later, "portal": earlier}

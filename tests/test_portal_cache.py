@@ -11,7 +11,7 @@ from gateway.models import Workspace
 from gateway.portal.cache import PortalCache, WorkspaceGone
 from gateway.settings import Settings
 from gateway.vault import Vault
-from tests.support import Tenant, make_tenant, selects
+from tests.support import Tenant, make_tenant, statements
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +40,7 @@ async def test_expired_views_are_read_again_together_and_keep_serving_meanwhile(
     """Five expired views: one read (three queries), however often they are asked for meanwhile."""
     tenants = await _tenants(db, vault, settings)
     cache = PortalCache(db, settings)
-    with selects(db) as queries:
+    with statements(db) as queries:
         await _expire_while_asking(cache, tenants)
     first_loads = 5 * 3
     assert len(queries) == first_loads + 3

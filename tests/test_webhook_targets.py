@@ -14,7 +14,7 @@ from gateway.vault import Vault
 from gateway.webhook_targets import WebhookTargets
 from gateway.workspaces import set_webhook_secrets
 from tests import stripe_payloads as sp
-from tests.support import Tenant, make_tenant, selects
+from tests.support import Tenant, make_tenant, statements
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +75,7 @@ async def test_entries_due_are_read_again_together_in_one_query(
     targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
     for tenant in tenants:
         assert await targets.get(tenant.workspace_id) is not None
-    with selects(db) as queries:
+    with statements(db) as queries:
         clock["now"] = started + webhook_targets.CACHE_TTL_S - webhook_targets.REFRESH_AHEAD_S / 2
         # Events keep coming while the read is out: they are answered, and add no second read.
         for _ in range(300):
@@ -87,7 +87,7 @@ async def test_entries_due_are_read_again_together_in_one_query(
         await asyncio.sleep(0.05)
     assert len(queries) == 1
     clock["now"] = started + webhook_targets.CACHE_TTL_S + 0.1  # the old entries' expiry: renewed since
-    with selects(db) as queries:
+    with statements(db) as queries:
         for tenant in tenants:
             assert await targets.get(tenant.workspace_id) is not None
     assert queries == []
@@ -98,7 +98,7 @@ async def test_an_unknown_workspace_is_none_and_stays_cached(
 ) -> None:
     """No such workspace (or an ID too long to be one) is None, without a query per event."""
     targets = WebhookTargets(db, vault)
-    with selects(db) as queries:
+    with statements(db) as queries:
         assert await targets.get("ws_missing") is None
         assert await targets.get("ws_missing") is None
         assert await targets.get("ws_" + "x" * 60) is None
