@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -20,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.ids import new_id
 from gateway.models import Delivery, Event, StripeEvent, Subscriber
-from gateway.postgres_queue import asyncpg_dsn
 from gateway.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -176,6 +174,11 @@ async def listen_for_deliveries(
     A dropped connection is opened again after ``RELISTEN_S``; each new one wakes once at first, to
     catch up with whatever was queued while nobody listened.
     """
+    # Only PostgreSQL listens: SQLite deployments never load asyncpg (126 ms and a few MB at startup).
+    import asyncpg  # noqa: PLC0415
+
+    from gateway.postgres_queue import asyncpg_dsn  # noqa: PLC0415
+
     dsn, channel = asyncpg_dsn(settings), wake_channel(settings)
     while True:
         conn = None
