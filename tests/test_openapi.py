@@ -91,3 +91,20 @@ def test_examples_are_the_flat_shapes() -> None:
 def test_sandbox_routes_are_not_in_the_document() -> None:
     """The development sandbox is not part of the API contract."""
     assert not [where for where, _ in _operations() if "/sandbox" in where]
+
+
+def test_request_bodies_that_refuse_unknown_fields_say_so() -> None:
+    """Every JSON request body is a struct that answers 400 to a field it does not declare, and the
+    document says ``additionalProperties: false`` for it (a client generator can then catch typos)."""
+    schema = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    components = schema["components"]["schemas"]
+    strict = set()
+    for where, operation in _operations():
+        body = (_json(operation.get("requestBody", {}).get("content", {})) or {}).get("schema", {})
+        reference = body.get("$ref") or next((part["$ref"] for part in body.get("allOf", [])), "")
+        if reference:
+            name = reference.rsplit("/", 1)[-1]
+            assert components[name].get("additionalProperties") is False, where
+            strict.add(name)
+    assert {"PortalSessionCreate", "PortalLinkCreate", "SubscriberCreate", "KeyCreate"} <= strict
+    assert "additionalProperties" not in components["PortalSessionOut"]
