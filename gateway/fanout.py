@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from gateway.ids import new_id
+from gateway.lookups import table_of
 from gateway.models import Subscriber
 
 Row = dict[str, Any]
@@ -21,7 +22,7 @@ Row = dict[str, Any]
 Subscribers = dict[str, list[Any]]
 
 
-_table: Table = Subscriber.__table__  # type: ignore[attr-defined]
+_table = table_of(Subscriber)
 #: Built once: building the query anew for each batch cost more than running it.
 _ENABLED_SUBSCRIBERS = select(
     _table.c.id, _table.c.workspace_id, _table.c.event_types, _table.c.format

@@ -1,4 +1,8 @@
-"""Loads in flight by key: callers asking for a key that is already loading share its one task."""
+"""Reads of cached entries by key: loads in flight, and rereads gathered in the background.
+
+Callers asking for a key that is already loading share its one task; keys due for a background
+reread are read together, every key due in one pass.
+"""
 
 import asyncio
 from collections.abc import Callable, Coroutine
@@ -35,6 +39,39 @@ class InFlight(Generic[K, V]):
     def clear(self) -> None:
         """Forget every load in flight (all their results are stale)."""
         self._tasks.clear()
+
+
+class GatheredReads:
+    """Keys to read again in the background, one pass at a time, each pass reading every key due.
+
+    ``read(keys)`` does the reading and keeps the results (its own failures are its to log). A key
+    added while its pass is out is not queued again: that pass renews it.
+    """
+
+    def __init__(self, read: Callable[[list[str]], Coroutine[Any, Any, None]]) -> None:
+        self._read = read
+        self._due: set[str] = set()
+        self._reading: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, key: str) -> None:
+        """Read ``key`` again soon, together with every other key due by then."""
+        if key in self._reading:
+            return
+        self._due.add(key)
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+            self._task.add_done_callback(_retrieved)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(0)  # keys falling due in this turn of the loop join the pass
+        while self._due:
+            keys, self._due = sorted(self._due), set()
+            self._reading = set(keys)
+            try:
+                await self._read(keys)
+            finally:
+                self._reading = set()
 
 
 def _retrieved(task: "asyncio.Task[Any]") -> None:

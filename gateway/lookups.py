@@ -22,10 +22,11 @@ def find_pairs(
 ) -> Result[*tuple[Any, ...]]:
     """The rows (``rows``: whole, locked; else the two key columns) whose key pair is among ``keys``.
 
-    One ``OR`` arm per pair, each an exact probe of the unique index both columns lead (two ``IN``
-    lists would probe every workspace with every ID: 64 x 64 probes a batch with 100 workspaces).
-    The pairs are padded to a power of two so that a handful of statements, built once, serve every
-    batch: building one anew costs ~3 ms, running it ~0.1 ms.
+    On PostgreSQL, the pairs joined as two arrays. On SQLite, one ``OR`` arm per pair, each an exact
+    probe of the unique index both columns lead (two ``IN`` lists would probe every workspace with
+    every ID: 64 x 64 probes a batch with 100 workspaces). The pairs are padded to a power of two so
+    that a handful of statements, built once, serve every batch: building one anew costs ~3 ms,
+    running it ~0.1 ms.
     """
     listed = sorted(keys)
     if is_postgres(connection):

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.inflight import InFlight
+from gateway.inflight import GatheredReads, InFlight
 from gateway.models import Workspace
 from gateway.vault import Vault
 from gateway.workspaces import webhook_secrets
@@ -60,10 +60,8 @@ class WebhookTargets:
         self._cache: dict[str, tuple[WebhookTarget | None, float]] = {}
         self._loading: InFlight[str, WebhookTarget | None] = InFlight()
         self._generation = 0
-        #: Entries to read again ahead of expiry, and the one task that reads them (all in one query).
-        self._due: set[str] = set()
-        self._reading: set[str] = set()
-        self._refreshing: asyncio.Task[None] | None = None
+        #: Entries near expiry, read again together (one query for all of them).
+        self._rereads = GatheredReads(self._reread)
 
     async def get(self, workspace_id: str) -> WebhookTarget | None:
         """The workspace's target, or None when there is no such workspace."""
@@ -72,7 +70,7 @@ class WebhookTargets:
         cached, now = self._cache.get(workspace_id), self._clock()
         if cached is not None and cached[1] > now:
             if cached[1] - now < REFRESH_AHEAD_S:
-                self._refresh_soon(workspace_id)
+                self._rereads.add(workspace_id)
             return cached[0]
         # Shielded: one sender hanging up must not cancel the load the others wait for.
         return await asyncio.shield(
@@ -85,32 +83,18 @@ class WebhookTargets:
         self._cache.pop(workspace_id, None)
         self._loading.drop(workspace_id)
 
-    def _refresh_soon(self, workspace_id: str) -> None:
-        if workspace_id in self._reading:  # its read is out: the entry is renewed when it returns
+    async def _reread(self, workspace_ids: list[str]) -> None:
+        generation = self._generation
+        try:
+            found = await self._load_many(workspace_ids)
+        except Exception:
+            # The entries expire as usual; the next event for one then loads it itself.
+            logger.warning("reading workspaces ahead of expiry failed", exc_info=True)
             return
-        self._due.add(workspace_id)
-        if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.create_task(self._refresh_due())
-
-    async def _refresh_due(self) -> None:
-        # Entries that fall due while a read is out wait for the next one (a loop turn gathers them).
-        await asyncio.sleep(0)
-        while self._due:
-            ids, self._due = sorted(self._due), set()
-            self._reading = set(ids)
-            generation = self._generation
-            try:
-                found = await self._load_many(ids)
-            except Exception:
-                # The entries expire as usual; the next event for one then loads it itself.
-                logger.warning("reading workspaces ahead of expiry failed", exc_info=True)
-                return
-            finally:
-                self._reading = set()
-            if generation == self._generation:
-                expires = self._clock() + CACHE_TTL_S
-                for workspace_id in ids:
-                    self._keep(workspace_id, found.get(workspace_id), expires)
+        if generation == self._generation:
+            expires = self._clock() + CACHE_TTL_S
+            for workspace_id in workspace_ids:
+                self._keep(workspace_id, found.get(workspace_id), expires)
 
     async def _load_and_keep(self, workspace_id: str) -> WebhookTarget | None:
         generation = self._generation

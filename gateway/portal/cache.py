@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import NotFound
-from gateway.inflight import InFlight
+from gateway.inflight import GatheredReads, InFlight
 from gateway.models import PortalConfiguration, Workspace
 from gateway.presets import Catalog
 from gateway.presets.store import synced_configurations_of, workspace_catalogs
@@ -58,10 +58,8 @@ class PortalCache:
         self._views: dict[str, WorkspaceView] = {}
         self._loading: InFlight[str, WorkspaceView] = InFlight()
         self._generations: dict[str, int] = {}
-        #: Views to read again, those being read, and the one task that reads them.
-        self._due: set[str] = set()
-        self._reading: set[str] = set()
-        self._refreshing: asyncio.Task[None] | None = None
+        #: Expired views, read again together (three queries for all of them).
+        self._rereads = GatheredReads(self._reread)
         #: Seconds a view is trusted before it is read again.
         self.ttl = TTL_S
 
@@ -73,10 +71,8 @@ class PortalCache:
             return await asyncio.shield(
                 self._loading.start(workspace_id, lambda: self._load_and_keep(workspace_id))
             )
-        if view.expires <= time.monotonic() and workspace_id not in self._reading:
-            self._due.add(workspace_id)
-            if self._refreshing is None or self._refreshing.done():
-                self._refreshing = asyncio.create_task(self._refresh_due())
+        if view.expires <= time.monotonic():
+            self._rereads.add(workspace_id)
         return view
 
     async def _load_and_keep(self, workspace_id: str) -> WorkspaceView:
@@ -93,30 +89,24 @@ class PortalCache:
             self._keep(workspace_id, views[workspace_id])
         return views[workspace_id]
 
-    async def _refresh_due(self) -> None:
-        await asyncio.sleep(0)  # views falling due in this turn of the loop join the read
-        while self._due:
-            ids, self._due = sorted(self._due), set()
-            self._reading = set(ids)
-            generations = {workspace_id: self._generations.get(workspace_id, 0) for workspace_id in ids}
-            try:
-                views = await self._read(ids)
-            except Exception:
-                # The database is unreachable: keep serving what was known rather than failing requests.
-                logger.warning("workspace reload failed; using the cached views", exc_info=True)
-                for workspace_id in ids:
-                    if (stale := self._views.get(workspace_id)) is not None:
-                        stale.expires = time.monotonic() + self.ttl
-                return
-            finally:
-                self._reading = set()
-            for workspace_id in ids:
-                if generations[workspace_id] != self._generations.get(workspace_id, 0):
-                    continue  # forgotten meanwhile: its next request loads it
-                if workspace_id in views:
-                    self._keep(workspace_id, views[workspace_id])
-                else:  # deleted
-                    self._views.pop(workspace_id, None)
+    async def _reread(self, workspace_ids: list[str]) -> None:
+        generations = {workspace_id: self._generations.get(workspace_id, 0) for workspace_id in workspace_ids}
+        try:
+            views = await self._read(workspace_ids)
+        except Exception:
+            # The database is unreachable: keep serving what was known rather than failing requests.
+            logger.warning("workspace reload failed; using the cached views", exc_info=True)
+            for workspace_id in workspace_ids:
+                if (stale := self._views.get(workspace_id)) is not None:
+                    stale.expires = time.monotonic() + self.ttl
+            return
+        for workspace_id in workspace_ids:
+            if generations[workspace_id] != self._generations.get(workspace_id, 0):
+                continue  # forgotten meanwhile: its next request loads it
+            if workspace_id in views:
+                self._keep(workspace_id, views[workspace_id])
+            else:  # deleted
+                self._views.pop(workspace_id, None)
 
     def _keep(self, workspace_id: str, view: WorkspaceView) -> None:
         if len(self._views) >= MAX_WORKSPACES:
