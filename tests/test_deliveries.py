@@ -1,17 +1,19 @@
 """/v1/deliveries: the log (filters, pages, attempts) and manual retries, with the embedded worker."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.app import create_app
+from gateway.deliveries import list_deliveries
 from gateway.models import Delivery, Event, StripeEvent, Subscriber
 from gateway.outbox import enqueue
 from gateway.settings import Settings
@@ -96,6 +98,45 @@ async def test_stripe_format_deliveries_are_found_by_the_stripe_event(
     assert (await client.get("/v1/deliveries?event=evt_gw_1", headers=tenant.headers())).json()["data"] == []
     detail = (await client.get(f"/v1/deliveries/{queued.id}", headers=tenant.headers())).json()
     assert detail["body"] == '{"id":"evt_1Raw"}'
+
+
+async def test_filters_by_event_and_failed_read_their_own_indexes(
+    tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault, database: Database
+) -> None:
+    """Deliveries of one event, or the failed ones, are found without walking the workspace's history."""
+    if database.is_postgres:
+        pytest.skip("PostgreSQL plans from table statistics, which a test's few rows do not give")
+    await add_subscriber(db, vault, tenant.workspace_id, "https://a.example/hook")
+    [queued] = await queue_events(db, tenant.workspace_id)
+    sent: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if "FROM deliveries" in statement:  # not the connection's own set-up
+            sent.append((statement, parameters))
+
+    engine = db.kw["bind"].sync_engine
+    plans = {}
+    for name, filters in {
+        "flat event": {"event_id": queued.event_id},
+        "Stripe event": {"event_id": "evt_1Rare"},
+        "failed": {"status": "failed"},
+    }.items():
+        async with db() as session:
+            sent.clear()
+            event.listen(engine, "before_cursor_execute", seen)
+            try:
+                found = await list_deliveries(session, workspace_id=tenant.workspace_id, **filters)
+            finally:
+                event.remove(engine, "before_cursor_execute", seen)
+            [(statement, parameters)] = sent
+            plan = await (await session.connection()).exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters
+            )
+            plans[name] = " ".join(row[-1] for row in plan)
+        assert [d.id for d in found] == ([queued.id] if name == "flat event" else [])
+    assert "USING INDEX ix_deliveries_workspace_stripe_event" in plans["flat event"]
+    assert "USING INDEX ix_deliveries_workspace_stripe_event" in plans["Stripe event"]
+    assert "USING INDEX ix_deliveries_failed" in plans["failed"]
 
 
 async def test_detail_shows_every_attempt(
