@@ -246,7 +246,9 @@ def write_batch(connection: Connection, work: Work) -> None:
     write_rows(
         connection,
         inserts=[
-            (table_of(StripeEvent), work.stripe_events),
+            # In key order, like the mirror rows: two batches holding the same new events (Stripe
+            # sending again) then meet on the first of them, where one waits, instead of deadlocking.
+            (table_of(StripeEvent), sorted(work.stripe_events, key=_stripe_key)),
             new_subscriptions,
             new_customers,
             (table_of(Event), flat_events),
@@ -265,6 +267,10 @@ def apply_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[
     for step in STEPS:
         step(connection, work)
     return work.results()
+
+
+def _stripe_key(row: Row) -> Key:
+    return row["workspace_id"], row["stripe_event_id"]
 
 
 def _changes(work: Work, table: Table, states: dict[Key, Any], values: Any) -> tuple[TableRows, TableRows]:

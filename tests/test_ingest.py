@@ -9,7 +9,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Connection, func, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +23,7 @@ from gateway.stripe_events import VerifiedEvent, parse_event
 from gateway.vault import Vault
 from gateway.writer import Writer
 from tests import stripe_payloads as sp
-from tests.support import Tenant, assert_error
+from tests.support import Database, Tenant, assert_error
 
 pytestmark = pytest.mark.anyio
 
@@ -150,6 +151,63 @@ async def test_a_copy_in_a_concurrent_batch_is_a_duplicate(
         "events": 1,
         "deliveries": 1,
     }
+
+
+async def test_concurrent_batches_with_the_same_new_events_in_other_orders_never_deadlock(
+    hooked: Tenant, db: async_sessionmaker[AsyncSession], database: Database
+) -> None:
+    """Stripe sends events again, in another order, while their first batch is open: no deadlock.
+
+    Batch A (events 1, 3, 2) holds 1 and waits for 3, held by an open transaction; batch B (2, 1) is
+    started then. Written in arrival order, B would take 2 and wait for A's 1, and once 3 is free A
+    would wait for B's 2: a deadlock, which PostgreSQL breaks only after ``deadlock_timeout``.
+    Written in key order, B waits for A's first row and fails on the unique index as soon as A
+    commits; group commit then finds B's events duplicates.
+    """
+    if not database.is_postgres:
+        pytest.skip("SQLite writes one transaction at a time")
+    one, two, three = (
+        verified(hooked, sp.event("charge.succeeded", {"id": f"ch_{n}"}, event_id=f"evt_order_{n}"))
+        for n in (1, 2, 3)
+    )
+    engine = db.kw["bind"]
+    async with (
+        engine.connect() as holder,
+        engine.connect() as a,
+        engine.connect() as b,
+        engine.connect() as watch,
+    ):
+        pids = [(await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in (a, b)]
+        await a.rollback()
+        await b.rollback()
+
+        async def waiting(count: int) -> None:
+            query = text(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids) AND wait_event_type = 'Lock'"
+            )
+            for _ in range(1000):
+                found = (await watch.execute(query, {"pids": pids})).scalar_one()
+                await watch.rollback()  # a transaction reads one snapshot of the activity
+                if found == count:
+                    return
+                await asyncio.sleep(0.01)
+            msg = f"{count} batches never waited together"
+            raise AssertionError(msg)
+
+        async def batch(connection: AsyncConnection, items: list[VerifiedEvent]) -> list[Outcome]:
+            async with connection.begin():
+                return await connection.run_sync(apply_batch, items)
+
+        await holder.begin()
+        await holder.run_sync(apply_batch, [three])
+        first = asyncio.ensure_future(batch(a, [one, three, two]))
+        await waiting(1)
+        second = asyncio.ensure_future(batch(b, [two, one]))
+        await waiting(2)
+        await holder.rollback()
+        outcomes, refused = await asyncio.gather(first, second, return_exceptions=True)
+    assert outcomes == ["ignored", "ignored", "ignored"]
+    assert isinstance(refused, IntegrityError), refused  # the unique index, not a deadlock (40P01)
 
 
 async def test_a_failing_event_does_not_sink_its_batch_mates(
