@@ -26,7 +26,9 @@ class Plan:
     #: The memory path's push stops after this long even if fewer events went through.
     memory_seconds: float = 150.0
     delivery_backlog: int = 10_000
-    scale_seconds: float = 3.0
+    scale_seconds: float = 2.0
+    #: Paired runs (configuration, reference) per scale path; the median of their cost ratios counts.
+    scale_runs: int = 3
     #: Sample the gateway with py-spy during its last run of each path (``--profile``).
     profile: bool = False
 
@@ -45,6 +47,7 @@ class Plan:
                 memory_seconds=30,
                 delivery_backlog=500,
                 scale_seconds=1,
+                scale_runs=1,
             )
         return cls(
             seconds=float(os.environ.get("BENCH_SECONDS", "5")), runs=int(os.environ.get("BENCH_RUNS", "3"))

@@ -5,9 +5,11 @@ Each configuration is a fresh SQLite deployment whose history is bulk-loaded (``
 then measured for a few seconds per path, keys and workspaces taken in turn, each run right beside a
 run of the same path on the reference gateway (1 workspace), which stays up throughout. CPU per
 request is the figure compared, with the reference's run beside it: this VM's speed drifts too much
-for a run minutes earlier to be the yardstick.
+for a run minutes earlier to be the yardstick. Three such pairs per path; the growth is the median of
+their ratios (with one pair, one slow second could read as 1.3-1.6x on a path that reads no history).
 """
 
+import statistics
 from typing import Any
 
 from bench import history
@@ -59,8 +61,9 @@ def measure(
 ) -> dict[str, Any]:
     """Each path of one configuration, each run right beside the same path of the reference gateway.
 
-    Per path: its summary, and ``<path>_reference_us``, the reference's cost in the run beside it
-    (none when ``reference`` is empty: the reference itself).
+    Per path: its summary; and, when ``reference`` is given, ``<path>_reference_us``, the reference's
+    median cost in the runs beside it, and ``<path>_cost_growths``, each run's cost over the
+    reference's in the run right beside it.
     """
     plan = rig.plan
     beside = {path: reference[path] for path in targets if path in reference}
@@ -69,15 +72,19 @@ def measure(
     # state's. It runs until every workspace has had a few requests (wrk threads take keys in turn).
     loaded = alternate(
         order,
-        runs=1,
+        runs=plan.scale_runs,
         seconds=plan.scale_seconds,
         connections=plan.connections,
         warmup=plan.warmup,
         warmup_requests=max(20 if plan.smoke else WARMUP_REQUESTS, 4 * workspaces),
     )
-    return {path: loaded[own.name] for path, own in targets.items()} | {
-        f"{path}_reference_us": ref.runs[-1]["cpu_us_per_request"] for path, ref in beside.items()
-    }
+    compared: dict[str, Any] = {}
+    for path, ref in beside.items():
+        pairs = zip(targets[path].runs, ref.runs[-plan.scale_runs :], strict=True)
+        costs = [(own["cpu_us_per_request"], theirs["cpu_us_per_request"]) for own, theirs in pairs]
+        compared[f"{path}_reference_us"] = statistics.median(theirs for _, theirs in costs)
+        compared[f"{path}_cost_growths"] = [ratio(own, theirs) for own, theirs in costs]
+    return {path: loaded[own.name] for path, own in targets.items()} | compared
 
 
 def run(rig: Rig) -> dict[str, Any]:
@@ -103,7 +110,11 @@ def run(rig: Rig) -> dict[str, Any]:
             summary, compared = config[path], f"{path}_reference_us" in config
             cost = summary["cpu_us_per_request"]
             beside = config.get(f"{path}_reference_us", cost)
-            growth = config[f"{path}_cost_growth"] = ratio(cost, beside)
+            # The median of paired runs' ratios: the machine's speed swings within a minute, and
+            # a ratio of two runs seconds apart carries less of that than a ratio of two medians.
+            growth = config[f"{path}_cost_growth"] = round(
+                statistics.median(config.get(f"{path}_cost_growths", [1.0])), 3
+            )
             unit = "events/s" if path == "ingest" else "req/s"
             shown = f"{figures(summary, unit)}, {cost:.0f} us/request"
             if compared:
