@@ -5,7 +5,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -144,3 +144,17 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
             path.chmod(0o600)
         return [path.read_text(encoding="utf-8").strip()]
+
+
+def configuration_problems(exc: ValidationError) -> list[str]:
+    """What the environment got wrong, a line each, named by its variable (never echoing a value)."""
+    problems = []
+    for error in exc.errors(include_input=False):
+        if error["type"] == "default_factory_not_called":  # follows from a problem listed anyway
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if name and not name.isupper():  # a field's name, not the alias it was given as (PORT)
+            name = f"GATEWAY_{name.upper()}"
+        problems.append(f"{name}: {message}" if name else message)
+    return problems

@@ -113,6 +113,39 @@ def test_mistakes_exit_1_with_a_message(cli_env: dict[str, str], args: list[str]
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("environment", "problems"),
+    [
+        (
+            {"GATEWAY_ENV": "production"},
+            ["GATEWAY_SECRET_KEY must be set to at least 32 characters when GATEWAY_ENV=production"],
+        ),
+        (
+            {"PORT": "eighty", "GATEWAY_RETRY_SCHEDULE": "5x", "GATEWAY_SECRET_KEY": "s3cret-but-too-short"},
+            [
+                "PORT: Input should be a valid integer",
+                "GATEWAY_RETRY_SCHEDULE: not a duration: '5x'",
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["serve"], ["worker"], ["migrate"], ["keys", "list", "--workspace", "ws_1"]]
+)
+def test_a_wrong_environment_is_named_not_a_traceback(
+    tmp_path: Path, command: list[str], environment: dict[str, str], problems: list[str]
+) -> None:
+    """Each problem of the environment is a line naming its variable; exit 2; no secret is echoed."""
+    result = run({"GATEWAY_DATA_DIR": str(tmp_path), **environment}, *command)
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == len(problems)
+    for line, problem in zip(lines, problems, strict=True):
+        assert line.startswith(f"gateway: configuration error: {problem}")
+    assert "Traceback" not in result.output
+    assert "s3cret" not in result.output
+
+
 def test_duplicate_workspace_name_is_refused(cli_env: dict[str, str]) -> None:
     """Workspace names are unique."""
     run(cli_env, "workspace", "create", "acme", "--stripe-key", "sk_test_abcdefghijk")

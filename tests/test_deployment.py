@@ -1,5 +1,6 @@
 """fly.toml, its SQLite variant and the Dockerfile agree with the `gateway` CLI and with each other."""
 
+import fnmatch
 import re
 import shlex
 import tomllib
@@ -112,3 +113,26 @@ def test_image_is_multi_stage_small_and_non_root() -> None:
     assert user
     assert user.group(1) not in {"root", "0"}
     assert re.search(r'^CMD \["gateway", "serve"\]', final, re.MULTILINE)
+
+
+def test_the_installed_package_carries_every_file_the_app_reads() -> None:
+    """The image installs the package (not the source tree): every file under gateway/ must go with it.
+
+    Python modules go with their package (folders without ``__init__.py`` too: setuptools finds
+    namespace packages unless told not to); anything else (templates, static files, the migration
+    template) only when ``tool.setuptools.package-data`` names it. A file it missed would be absent
+    from the image alone, found missing at run time, and present in every checkout.
+    """
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    namespaces = setuptools["packages"]["find"].get("namespaces", True)
+    patterns = setuptools["package-data"]["gateway"]
+    source = ROOT / "gateway"
+    unpackaged = [
+        relative
+        for path in source.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not (path.suffix == ".py" and (namespaces or (path.parent / "__init__.py").exists()))
+        and not any(fnmatch.fnmatchcase(relative := path.relative_to(source).as_posix(), p) for p in patterns)
+    ]
+    assert unpackaged == []
