@@ -99,3 +99,26 @@ async def test_a_failed_read_keeps_serving_what_was_known(
             break
     assert [await cache.view(t.workspace_id) for t in tenants] == views
     assert all(view.expires > asyncio.get_running_loop().time() for view in views)
+
+
+async def test_views_about_to_expire_are_read_with_an_expired_one_and_then_expire_together(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> None:
+    """Views loaded at scattered moments: the first reread takes those a second from expiry too."""
+    tenants = await _tenants(db, vault, settings)
+    cache = PortalCache(db, settings)
+    cache.ttl = 60
+    views = [await cache.view(tenant.workspace_id) for tenant in tenants]
+    now = asyncio.get_running_loop().time()
+    views[0].expires = now - 0.1  # expired
+    for view in views[1:]:
+        view.expires = now + 0.5  # within the next second
+    with statements(db) as queries:
+        await cache.view(tenants[0].workspace_id)
+        for _ in range(2000):
+            renewed = [await cache.view(tenant.workspace_id) for tenant in tenants]
+            if all(view.expires > now + 30 for view in renewed):
+                break
+            await asyncio.sleep(0.001)
+    assert len(queries) == 3  # one read of all five
+    assert len({view.expires for view in renewed}) == 1

@@ -103,3 +103,31 @@ async def test_an_unknown_workspace_is_none_and_stays_cached(
         assert await targets.get("ws_missing") is None
         assert await targets.get("ws_" + "x" * 60) is None
     assert len(queries) == 1
+
+
+async def test_entries_loaded_at_scattered_moments_come_to_be_read_together(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> None:
+    """The first reread also takes the entries due within the next second; after it they expire together."""
+    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
+    for tenant in tenants:
+        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    started = time.monotonic()
+    clock = {"now": started}
+    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+    for n, tenant in enumerate(tenants):  # first events 0.2 s apart: expiries 0.2 s apart
+        clock["now"] = started + 0.2 * n
+        assert await targets.get(tenant.workspace_id) is not None
+    # Only the first entry is in its refresh window; the others are 0.2-1.0 s from theirs.
+    clock["now"] = started + webhook_targets.CACHE_TTL_S - webhook_targets.REFRESH_AHEAD_S + 0.1
+    with statements(db) as queries:
+        assert await targets.get(tenants[0].workspace_id) is not None
+        await asyncio.sleep(0.05)
+    assert len(queries) == 1
+    # A lifetime later every entry is in its refresh window at once: one query for all, none waits.
+    clock["now"] += webhook_targets.CACHE_TTL_S - webhook_targets.REFRESH_AHEAD_S / 2
+    with statements(db) as queries:
+        for tenant in tenants:
+            assert await targets.get(tenant.workspace_id) is not None
+        await asyncio.sleep(0.05)
+    assert len(queries) == 1

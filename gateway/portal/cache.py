@@ -1,7 +1,9 @@
 """What a portal request needs, kept in process memory so the steady state does no database work.
 
 Per workspace: its row, its presets (files overlaid with its own) and its synced configurations,
-loaded together and kept for ``TTL_S``. A change made through this process (a preset put, a sync)
+loaded together and kept for ``TTL_S``; expired views are read again together in the background,
+with those about to expire, so that views loaded at scattered moments come to expire together. A
+change made through this process (a preset put, a sync)
 applies at once; one made elsewhere (another process, a ``configuration.updated`` webhook) within
 ``TTL_S`` and one reload.
 """
@@ -26,6 +28,8 @@ from gateway.settings import Settings
 logger = logging.getLogger(__name__)
 
 TTL_S = 5.0
+#: A view this close to expiring is read along with any expired one.
+JOIN_AHEAD_S = 1.0
 MAX_WORKSPACES = 10_000
 
 
@@ -59,7 +63,7 @@ class PortalCache:
         self._loading: InFlight[str, WorkspaceView] = InFlight()
         self._generations: dict[str, int] = {}
         #: Expired views, read again together (three queries for all of them).
-        self._rereads = GatheredReads(self._reread)
+        self._rereads = GatheredReads(self._reread, joining=self._expiring_soon)
         #: Seconds a view is trusted before it is read again.
         self.ttl = TTL_S
 
@@ -88,6 +92,11 @@ class PortalCache:
         if generation == self._generations.get(workspace_id, 0):  # not forgotten meanwhile
             self._keep(workspace_id, views[workspace_id])
         return views[workspace_id]
+
+    def _expiring_soon(self) -> list[str]:
+        """Views expiring within ``JOIN_AHEAD_S``: read along with an expired one, they expire together."""
+        horizon = time.monotonic() + JOIN_AHEAD_S
+        return [workspace_id for workspace_id, view in self._views.items() if view.expires < horizon]
 
     async def _reread(self, workspace_ids: list[str]) -> None:
         generations = {workspace_id: self._generations.get(workspace_id, 0) for workspace_id in workspace_ids}
