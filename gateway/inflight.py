@@ -1,11 +1,12 @@
 """Reads of cached entries by key: loads in flight, and rereads gathered in the background.
 
-Callers asking for a key that is already loading share its one task; keys due for a background
-reread are read together, every key due in one pass.
+Callers asking for a key that is already loading share its one task; keys asked for in the same turn
+of the loop are read together; keys due for a background reread are read together, every key due in
+one pass.
 """
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
@@ -39,6 +40,45 @@ class InFlight(Generic[K, V]):
     def clear(self) -> None:
         """Forget every load in flight (all their results are stale)."""
         self._tasks.clear()
+
+
+class Batched(Generic[K, V]):
+    """Loads asked for in the same turn of the event loop, made in one ``read(keys)``.
+
+    ``read`` answers the keys it found; a key it did not find loads as None. After a quiet spell
+    every workspace's entry has expired, and the first burst of events would otherwise make a
+    query for each.
+    """
+
+    def __init__(self, read: Callable[[list[K]], Coroutine[Any, Any, Mapping[K, V]]]) -> None:
+        self._read = read
+        self._waiting: dict[K, asyncio.Future[V | None]] = {}
+
+    async def load(self, key: K) -> V | None:
+        """``key``'s value, read together with the other keys asked for meanwhile."""
+        future = self._waiting.get(key)
+        if future is None:
+            if not self._waiting:
+                asyncio.get_running_loop().call_soon(self._flush)
+            future = self._waiting[key] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(future)
+
+    def _flush(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        task = asyncio.ensure_future(self._read(list(waiting)))
+        task.add_done_callback(lambda done: _settle_all(done, waiting))
+
+
+def _settle_all(done: "asyncio.Task[Mapping[K, V]]", waiting: dict[K, "asyncio.Future[V | None]"]) -> None:
+    for key, future in waiting.items():
+        if future.done():
+            continue
+        if done.cancelled():
+            future.cancel()
+        elif (exc := done.exception()) is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(done.result().get(key))
 
 
 class GatheredReads:

@@ -6,7 +6,8 @@ again in the background, so under steady traffic no event waits for the database
 gathered: every entry due goes in one query, however many workspaces there are, with the entries
 due within the next second, so that entries first loaded at scattered moments come to expire
 together. With 100 workspaces, a session and query for each was 25 loads a second; with the portal
-views' reloads (``gateway.portal.cache``), a seventh of the serving thread's time.
+views' reloads (``gateway.portal.cache``), a seventh of the serving thread's time. After a quiet spell
+longer than the TTL, the entries the first burst of events asks for are loaded in one query too.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.inflight import GatheredReads, InFlight
+from gateway.inflight import Batched, GatheredReads, InFlight
 from gateway.models import Workspace
 from gateway.vault import Vault
 from gateway.workspaces import webhook_secrets
@@ -63,6 +64,8 @@ class WebhookTargets:
         self._generation = 0
         #: Entries near expiry, read again together (one query for all of them).
         self._rereads = GatheredReads(self._reread, joining=self._due_soon)
+        #: Entries missing or expired, loaded together when asked for at once (after a quiet spell).
+        self._batch: Batched[str, WebhookTarget] = Batched(self._load_many)
 
     async def get(self, workspace_id: str) -> WebhookTarget | None:
         """The workspace's target, or None when there is no such workspace."""
@@ -105,7 +108,7 @@ class WebhookTargets:
     async def _load_and_keep(self, workspace_id: str) -> WebhookTarget | None:
         generation = self._generation
         try:
-            target = (await self._load_many([workspace_id])).get(workspace_id)
+            target = await self._batch.load(workspace_id)
         finally:
             self._loading.finish(workspace_id)
         if generation == self._generation:

@@ -1,10 +1,10 @@
-"""Loads in flight: concurrent callers share one load; a finished or dropped load is started anew."""
+"""Loads in flight: concurrent callers share one load; loads asked for together are one read."""
 
 import asyncio
 
 import pytest
 
-from gateway.inflight import InFlight
+from gateway.inflight import Batched, InFlight
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +49,23 @@ async def test_a_dropped_load_is_not_shared_with_later_callers() -> None:
     second = flight.start("ws_1", load)
     gate.set()
     assert (await first, await second) == (1, 2)
+
+
+async def test_loads_asked_for_together_are_one_read_and_a_failed_read_fails_each_of_them() -> None:
+    """Keys asked for in one turn of the loop make one read; its failure reaches every caller, once."""
+    reads: list[list[str]] = []
+    failing = {"now": True}
+
+    async def read(keys: list[str]) -> dict[str, str]:
+        reads.append(keys)
+        if failing["now"]:
+            msg = "database unavailable"
+            raise ConnectionError(msg)
+        return {key: key.upper() for key in keys if key != "gone"}
+
+    batched: Batched[str, str] = Batched(read)
+    outcomes = await asyncio.gather(*(batched.load(key) for key in ("a", "b", "a")), return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [ConnectionError] * 3
+    failing["now"] = False
+    assert await asyncio.gather(*(batched.load(key) for key in ("a", "b", "gone"))) == ["A", "B", None]
+    assert reads == [["a", "b"], ["a", "b", "gone"]]

@@ -131,3 +131,19 @@ async def test_entries_loaded_at_scattered_moments_come_to_be_read_together(
             assert await targets.get(tenant.workspace_id) is not None
         await asyncio.sleep(0.05)
     assert len(queries) == 1
+
+
+async def test_entries_asked_for_at_once_are_loaded_in_one_query(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> None:
+    """After a quiet spell, the first events for five workspaces (and an unknown one) make one query."""
+    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
+    for tenant in tenants:
+        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    targets = WebhookTargets(db, vault)
+    asked = [tenant.workspace_id for tenant in tenants for _ in range(3)] + ["ws_unknown"]
+    with statements(db) as queries:
+        found = await asyncio.gather(*(targets.get(workspace_id) for workspace_id in asked))
+    assert len(queries) == 1
+    assert [target.workspace.id if target else None for target in found] == [*asked[:-1], None]
+    assert all(target.secrets == (sp.SECRET,) for target in found if target)
