@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.errors import NotFound
-from gateway.models import Delivery, DeliveryAttempt, Event, Subscriber, utcnow
+from gateway.models import Delivery, DeliveryAttempt, Subscriber, utcnow
 from gateway.outbox import mark_queued
 from gateway.subscribers import require_enabled
 
@@ -42,19 +42,18 @@ async def list_deliveries(
 ) -> list[Delivery]:
     """The workspace's deliveries, newest first; ``event_id`` is a flat event's or a Stripe event's.
 
-    The filters that pick rare rows read an index, so they cost the same in a long history: one
-    event's, ``(workspace_id, stripe_event_id, id)`` (a flat event's deliveries carry its Stripe
-    event's ID); the failed ones, a partial index, whose condition only a status written into the SQL
-    meets (PostgreSQL's generic plans ignore it for a bound parameter).
+    One flat event's deliveries and the failed ones are read through indexes, so finding them costs
+    the same in a long history: ``(workspace_id, message_id, id)`` (a flat delivery's message ID is its
+    event's) and a partial index of failed rows, whose condition only a status written into the SQL
+    meets (PostgreSQL's generic plans ignore it for a bound parameter). A Stripe event ID walks the
+    workspace's deliveries newest first: indexing it would cost every delivery a write at a random
+    place (Stripe's IDs do not sort by time), which doubled the insert cost in a 200,000-row trial.
     """
     query = select(Delivery).where(Delivery.workspace_id == workspace_id)
     if subscriber_id:
         query = query.where(Delivery.subscriber_id == subscriber_id)
     if event_id.startswith(FLAT_EVENT_PREFIX):
-        source = select(Event.stripe_event_id).where(Event.id == event_id, Event.workspace_id == workspace_id)
-        query = query.where(
-            Delivery.stripe_event_id == source.scalar_subquery(), Delivery.event_id == event_id
-        )
+        query = query.where(Delivery.message_id == event_id, Delivery.event_id == event_id)
     elif event_id:
         query = query.where(Delivery.stripe_event_id == event_id)
     if status:

@@ -223,10 +223,11 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
-        # The delivery log, newest first: the workspace's, one subscriber's, one event's, the failed ones.
+        # The delivery log, newest first: the workspace's, one subscriber's, one flat event's (its ID is
+        # the message ID: new IDs sort last, so the index grows at its end), the failed ones.
         Index("ix_deliveries_workspace_id_id", "workspace_id", "id"),
         Index("ix_deliveries_subscriber_id_id", "subscriber_id", "id"),
-        Index("ix_deliveries_workspace_stripe_event", "workspace_id", "stripe_event_id", "id"),
+        Index("ix_deliveries_workspace_message", "workspace_id", "message_id", "id"),
         Index(
             "ix_deliveries_failed",
             "workspace_id",

@@ -29,6 +29,16 @@ async def tenant(db: async_sessionmaker[AsyncSession], vault: Vault, settings: S
     return made
 
 
+async def _hooked_tenants(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> list[Tenant]:
+    """Five workspaces that receive Stripe events."""
+    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
+    for tenant in tenants:
+        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    return tenants
+
+
 async def test_secrets_changed_elsewhere_are_read_ahead_of_expiry_and_never_served_past_it(
     tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
 ) -> None:
@@ -67,9 +77,7 @@ async def test_entries_due_are_read_again_together_in_one_query(
     db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
 ) -> None:
     """Five workspaces near expiry are read again with one query, not one each; all keep answering."""
-    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
-    for tenant in tenants:
-        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    tenants = await _hooked_tenants(db, vault, settings)
     started = time.monotonic()
     clock = {"now": started}
     targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
@@ -109,9 +117,7 @@ async def test_entries_loaded_at_scattered_moments_come_to_be_read_together(
     db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
 ) -> None:
     """The first reread also takes the entries due within the next second; after it they expire together."""
-    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
-    for tenant in tenants:
-        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    tenants = await _hooked_tenants(db, vault, settings)
     started = time.monotonic()
     clock = {"now": started}
     targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
@@ -137,9 +143,7 @@ async def test_entries_asked_for_at_once_are_loaded_in_one_query(
     db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
 ) -> None:
     """After a quiet spell, the first events for five workspaces (and an unknown one) make one query."""
-    tenants = [await make_tenant(db, vault, settings, f"shop-{n}") for n in range(5)]
-    for tenant in tenants:
-        await sp.enable_webhooks(db, vault, tenant.workspace_id, subscriber=False)
+    tenants = await _hooked_tenants(db, vault, settings)
     targets = WebhookTargets(db, vault)
     asked = [tenant.workspace_id for tenant in tenants for _ in range(3)] + ["ws_unknown"]
     with statements(db) as queries:

@@ -1,9 +1,10 @@
-"""delivery log: deliveries of one event and failed deliveries are found through indexes
+"""delivery log: one flat event's deliveries and failed deliveries are found through indexes
 
-Filtering the delivery log by event or by ``failed`` walked the workspace's whole history when the
-rows were rare. ``ix_deliveries_message_id`` served no query and goes, so a delivery writes as many
-index entries as before; the failed rows' partial index only grows when a delivery gives up. On
-PostgreSQL the indexes are built concurrently: ingest and deliveries go on writing meanwhile.
+Filtering the delivery log by a flat event or by ``failed`` walked the workspace's whole history when
+the rows were rare. ``ix_deliveries_message_id`` (no query could use it: every query names the
+workspace) becomes ``(workspace_id, message_id, id)``, so a delivery writes as many index entries as
+before; the failed rows' partial index only grows when a delivery gives up. On PostgreSQL the indexes
+are built concurrently: ingest and deliveries go on writing meanwhile.
 
 Revision ID: 3b8e5f0c6a21
 Revises: 5c0e1a7d2b94
@@ -27,9 +28,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
             op.create_index(
-                "ix_deliveries_workspace_stripe_event",
+                "ix_deliveries_workspace_message",
                 "deliveries",
-                ["workspace_id", "stripe_event_id", "id"],
+                ["workspace_id", "message_id", "id"],
                 postgresql_concurrently=True,
                 if_not_exists=True,
             )
@@ -47,14 +48,12 @@ def upgrade() -> None:
         return
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_message_id")
-        batch_op.create_index(
-            "ix_deliveries_workspace_stripe_event", ["workspace_id", "stripe_event_id", "id"]
-        )
+        batch_op.create_index("ix_deliveries_workspace_message", ["workspace_id", "message_id", "id"])
         batch_op.create_index("ix_deliveries_failed", ["workspace_id", "status", "id"], sqlite_where=FAILED)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_failed")
-        batch_op.drop_index("ix_deliveries_workspace_stripe_event")
+        batch_op.drop_index("ix_deliveries_workspace_message")
         batch_op.create_index("ix_deliveries_message_id", ["message_id"])
