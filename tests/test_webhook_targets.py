@@ -29,6 +29,15 @@ async def tenant(db: async_sessionmaker[AsyncSession], vault: Vault, settings: S
     return made
 
 
+def _clocked(
+    db: async_sessionmaker[AsyncSession], vault: Vault
+) -> tuple[WebhookTargets, dict[str, float], float]:
+    """Targets on a clock the test moves (``clock["now"]``), and the moment it starts at."""
+    started = time.monotonic()
+    clock = {"now": started}
+    return WebhookTargets(db, vault, clock=lambda: clock["now"]), clock, started
+
+
 async def _hooked_tenants(
     db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
 ) -> list[Tenant]:
@@ -43,9 +52,7 @@ async def test_secrets_changed_elsewhere_are_read_ahead_of_expiry_and_never_serv
     tenant: Tenant, db: async_sessionmaker[AsyncSession], vault: Vault
 ) -> None:
     """Near its expiry an entry still answers while it is read again; once expired, nobody gets it."""
-    started = time.monotonic()
-    clock = {"now": started}
-    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+    targets, clock, started = _clocked(db, vault)
 
     async def change_secrets_elsewhere(secrets: list[str]) -> None:  # another process: no forget()
         async with db() as session, session.begin():
@@ -78,9 +85,7 @@ async def test_entries_due_are_read_again_together_in_one_query(
 ) -> None:
     """Five workspaces near expiry are read again with one query, not one each; all keep answering."""
     tenants = await _hooked_tenants(db, vault, settings)
-    started = time.monotonic()
-    clock = {"now": started}
-    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+    targets, clock, started = _clocked(db, vault)
     for tenant in tenants:
         assert await targets.get(tenant.workspace_id) is not None
     with statements(db) as queries:
@@ -118,9 +123,7 @@ async def test_entries_loaded_at_scattered_moments_come_to_be_read_together(
 ) -> None:
     """The first reread also takes the entries due within the next second; after it they expire together."""
     tenants = await _hooked_tenants(db, vault, settings)
-    started = time.monotonic()
-    clock = {"now": started}
-    targets = WebhookTargets(db, vault, clock=lambda: clock["now"])
+    targets, clock, started = _clocked(db, vault)
     for n, tenant in enumerate(tenants):  # first events 0.2 s apart: expiries 0.2 s apart
         clock["now"] = started + 0.2 * n
         assert await targets.get(tenant.workspace_id) is not None
