@@ -53,6 +53,7 @@ class Batched(Generic[K, V]):
     def __init__(self, read: Callable[[list[K]], Coroutine[Any, Any, Mapping[K, V]]]) -> None:
         self._read = read
         self._waiting: dict[K, asyncio.Future[V | None]] = {}
+        self._reading: set[asyncio.Task[Mapping[K, V]]] = set()  # held here: the loop keeps only weak refs
 
     async def load(self, key: K) -> V | None:
         """``key``'s value, read together with the other keys asked for meanwhile."""
@@ -66,6 +67,8 @@ class Batched(Generic[K, V]):
     def _flush(self) -> None:
         waiting, self._waiting = self._waiting, {}
         task = asyncio.ensure_future(self._read(list(waiting)))
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
         task.add_done_callback(lambda done: _settle_all(done, waiting))
 
 

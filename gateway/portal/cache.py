@@ -3,9 +3,8 @@
 Per workspace: its row, its presets (files overlaid with its own) and its synced configurations,
 loaded together and kept for ``TTL_S``; expired views are read again together in the background,
 with those about to expire, so that views loaded at scattered moments come to expire together. A
-change made through this process (a preset put, a sync)
-applies at once; one made elsewhere (another process, a ``configuration.updated`` webhook) within
-``TTL_S`` and one reload.
+change made through this process (a preset put, a sync) applies at once; one made elsewhere (another
+process, a ``configuration.updated`` webhook) within ``TTL_S`` and one reload.
 """
 
 import asyncio
