@@ -223,11 +223,10 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
-        # The delivery log, newest first: the workspace's, one subscriber's, one flat event's (its ID is
-        # the message ID: new IDs sort last, so the index grows at its end), the failed ones.
+        # The delivery log, newest first: the workspace's, one subscriber's, the failed ones (one flat
+        # event's: by message ID, below).
         Index("ix_deliveries_workspace_id_id", "workspace_id", "id"),
         Index("ix_deliveries_subscriber_id_id", "subscriber_id", "id"),
-        Index("ix_deliveries_workspace_message", "workspace_id", "message_id", "id"),
         Index(
             "ix_deliveries_failed",
             "workspace_id",
@@ -245,8 +244,10 @@ class Delivery(SQLModel, table=True):
     event_id: str = Field(default="", max_length=40)
     stripe_event_id: str = Field(default="", max_length=100)
     event_type: str = Field(max_length=100)
-    #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
-    message_id: str = Field(max_length=100)
+    #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate. For a flat delivery,
+    #: its event's ID. Indexed alone, not after the workspace: flat IDs sort by time, so new entries
+    #: go at the index's one end, where a workspace prefix would put them in one place per workspace.
+    message_id: str = Field(index=True, max_length=100)
     #: The exact bytes sent on every attempt.
     body: str = Field(sa_column=Column(Text, nullable=False))
     #: ``pending``, ``succeeded`` or ``failed`` (gave up, or the subscriber was disabled).

@@ -115,7 +115,7 @@ async def test_filters_by_flat_event_and_failed_read_their_own_indexes(
             sent.append((statement, parameters))
 
     engine = db.kw["bind"].sync_engine
-    plans = {}
+    plans: dict[str, list[str]] = {}
     for name, filters in {
         "flat event": {"event_id": queued.event_id},
         "failed": {"status": "failed"},
@@ -127,14 +127,19 @@ async def test_filters_by_flat_event_and_failed_read_their_own_indexes(
                 found = await list_deliveries(session, workspace_id=tenant.workspace_id, **filters)
             finally:
                 event.remove(engine, "before_cursor_execute", seen)
-            [(statement, parameters)] = sent
-            plan = await (await session.connection()).exec_driver_sql(
-                f"EXPLAIN QUERY PLAN {statement}", parameters
-            )
-            plans[name] = " ".join(row[-1] for row in plan)
+            connection = await session.connection()
+            plans[name] = [
+                " ".join(
+                    row[-1] for row in await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+                )
+                for sql, params in sent
+            ]
         assert [d.id for d in found] == ([queued.id] if name == "flat event" else [])
-    assert "USING INDEX ix_deliveries_workspace_message" in plans["flat event"]
-    assert "USING INDEX ix_deliveries_failed" in plans["failed"]
+    by_message, by_key = plans["flat event"]
+    assert "USING INDEX ix_deliveries_message_id (message_id=?)" in by_message
+    assert "USING INDEX sqlite_autoindex_deliveries_1 (id=?)" in by_key
+    [failed] = plans["failed"]
+    assert "USING INDEX ix_deliveries_failed" in failed
 
 
 async def test_detail_shows_every_attempt(

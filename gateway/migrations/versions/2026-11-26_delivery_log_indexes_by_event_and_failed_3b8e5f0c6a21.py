@@ -1,10 +1,8 @@
-"""delivery log: one flat event's deliveries and failed deliveries are found through indexes
+"""delivery log: failed deliveries are found through a partial index
 
-Filtering the delivery log by a flat event or by ``failed`` walked the workspace's whole history when
-the rows were rare. ``ix_deliveries_message_id`` (no query could use it: every query names the
-workspace) becomes ``(workspace_id, message_id, id)``, so a delivery writes as many index entries as
-before; the failed rows' partial index only grows when a delivery gives up. On PostgreSQL the indexes
-are built concurrently: ingest and deliveries go on writing meanwhile.
+Filtering the delivery log by ``failed`` walked the workspace's whole history when failures were
+rare. The partial index only grows when a delivery gives up. On PostgreSQL it is built concurrently:
+ingest and deliveries go on writing meanwhile.
 
 Revision ID: 3b8e5f0c6a21
 Revises: 5c0e1a7d2b94
@@ -22,38 +20,23 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FAILED = sa.text("status = 'failed'")
+COLUMNS = ["workspace_id", "status", "id"]
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
             op.create_index(
-                "ix_deliveries_workspace_message",
-                "deliveries",
-                ["workspace_id", "message_id", "id"],
-                postgresql_concurrently=True,
-                if_not_exists=True,
-            )
-            op.create_index(
                 "ix_deliveries_failed",
                 "deliveries",
-                ["workspace_id", "status", "id"],
+                COLUMNS,
                 postgresql_where=FAILED,
                 postgresql_concurrently=True,
                 if_not_exists=True,
             )
-            op.drop_index(
-                "ix_deliveries_message_id", "deliveries", postgresql_concurrently=True, if_exists=True
-            )
         return
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_message_id")
-        batch_op.create_index("ix_deliveries_workspace_message", ["workspace_id", "message_id", "id"])
-        batch_op.create_index("ix_deliveries_failed", ["workspace_id", "status", "id"], sqlite_where=FAILED)
+    op.create_index("ix_deliveries_failed", "deliveries", COLUMNS, sqlite_where=FAILED)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_failed")
-        batch_op.drop_index("ix_deliveries_workspace_message")
-        batch_op.create_index("ix_deliveries_message_id", ["message_id"])
+    op.drop_index("ix_deliveries_failed", "deliveries")
