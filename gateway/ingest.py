@@ -77,6 +77,11 @@ def _key(event: VerifiedEvent) -> Key:
     return event.workspace_id, event.stripe_event_id
 
 
+def _stripe_key(row: Row) -> Key:
+    """``_key`` of a Stripe event row."""
+    return row["workspace_id"], row["stripe_event_id"]
+
+
 def skip_duplicates(connection: Connection, work: Work) -> None:
     """Keep only events neither stored before nor already earlier in this batch."""
     table = table_of(StripeEvent)
@@ -222,7 +227,7 @@ def mark_configurations_stale(connection: Connection, work: Work) -> None:
         if not connection.execute(stale_update(workspace_id, configuration_id)).rowcount:
             work.outcomes[key] = "ignored"  # not one of the gateway's configurations
     for row in work.stripe_events:
-        row["outcome"] = work.outcomes[row["workspace_id"], row["stripe_event_id"]]
+        row["outcome"] = work.outcomes[_stripe_key(row)]
 
 
 def write_batch(connection: Connection, work: Work) -> None:
@@ -239,9 +244,7 @@ def write_batch(connection: Connection, work: Work) -> None:
     )
     flat_events = [row for rows in work.flat_events.values() for row in rows]
     forwarded = [
-        (row, flat)
-        for row in work.stripe_events
-        if (flat := work.flat_events.get((row["workspace_id"], row["stripe_event_id"]), []))
+        (row, flat) for row in work.stripe_events if (flat := work.flat_events.get(_stripe_key(row), []))
     ]
     write_rows(
         connection,
@@ -267,10 +270,6 @@ def apply_batch(connection: Connection, items: Sequence[VerifiedEvent]) -> list[
     for step in STEPS:
         step(connection, work)
     return work.results()
-
-
-def _stripe_key(row: Row) -> Key:
-    return row["workspace_id"], row["stripe_event_id"]
 
 
 def _changes(work: Work, table: Table, states: dict[Key, Any], values: Any) -> tuple[TableRows, TableRows]:

@@ -122,3 +122,18 @@ async def test_views_about_to_expire_are_read_with_an_expired_one_and_then_expir
             await asyncio.sleep(0.001)
     assert len(queries) == 3  # one read of all five
     assert len({view.expires for view in renewed}) == 1
+
+
+async def test_first_requests_for_several_workspaces_at_once_share_one_read(
+    db: async_sessionmaker[AsyncSession], vault: Vault, settings: Settings
+) -> None:
+    """Five workspaces asked for at once (each twice): one read of three queries; a missing one is gone."""
+    tenants = await _tenants(db, vault, settings)
+    cache = PortalCache(db, settings)
+    asked = [tenant.workspace_id for tenant in tenants for _ in range(2)]
+    with statements(db) as queries:
+        views = await asyncio.gather(*(cache.view(workspace_id) for workspace_id in asked))
+        gone = await asyncio.gather(cache.view("ws_gone"), return_exceptions=True)
+    assert len(queries) == 3 + 3
+    assert [view.workspace.id for view in views] == asked
+    assert [type(outcome) for outcome in gone] == [WorkspaceGone]
